@@ -14,8 +14,10 @@
 //!
 //! The client keeps the same bucket as a single number, `level`, stamped with the instant it
 //! was last brought up to date; before every use it is drained by `drain × elapsed`. A
-//! caller that finds `level + 1 <= burst` sends at once. Otherwise its send time is the
-//! instant at which the bucket will have drained enough, `now + (level + 1 − burst) /
+//! caller that finds `level + 1 <= capacity` sends at once, where the capacity is the
+//! portal's burst less one place kept free for network jitter (requests that leave in order
+//! can arrive bunched). Otherwise its send time is the
+//! instant at which the bucket will have drained enough, `now + (level + 1 − capacity) /
 //! drain`, and the unit is *reserved* right away (`level += 1`) before the caller sleeps.
 //! Because the level already counts every earlier reservation, each new caller's slot is
 //! `1 / drain` after the previous one: callers are served in call order without a queue,
@@ -24,7 +26,7 @@
 //!
 //! Other applications on the same portal and IP share the portal's bucket without sharing
 //! ours, so a 503 that slips through anyway is taken as proof that the bucket is full
-//! ([`RateLimiter::note_query_limit_exceeded`]): the level is raised to `burst` and every
+//! ([`RateLimiter::note_query_limit_exceeded`]): the level is raised to the capacity and every
 //! caller on the portal waits for the drain. Clients of one portal share one limiter through
 //! [`RateLimiter::shared`].
 //!

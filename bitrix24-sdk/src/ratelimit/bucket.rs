@@ -67,12 +67,19 @@ impl State {
         }
     }
 
-    /// `(burst, drain)` when the bucket is on. Unusable values (which `Limits::validate`
+    /// `(capacity, drain)` when the bucket is on. Unusable values (which `Limits::validate`
     /// keeps out of clients) turn it off rather than blocking callers forever.
+    ///
+    /// The capacity keeps one place of the portal's burst free. The portal counts a request
+    /// when it *arrives*: requests that left here in order can arrive bunched (a new
+    /// connection takes longer than a reused one), so the portal may have drained a little
+    /// less than this mirror assumes. One spare place absorbs up to one drain interval of
+    /// such jitter, at the price of one request of the initial burst.
     fn bucket(&self) -> Option<(f64, f64)> {
         let burst = self.limits.burst()?;
         let drain = self.limits.drain_per_sec()?;
-        (burst >= 1 && drain.is_finite() && drain > 0.0).then_some((f64::from(burst), drain))
+        let capacity = if burst >= 2 { burst - 1 } else { burst };
+        (burst >= 1 && drain.is_finite() && drain > 0.0).then_some((f64::from(capacity), drain))
     }
 
     /// Brings `level` up to `now` and returns `(burst, drain)` when the bucket is on.
@@ -359,8 +366,10 @@ mod tests {
             None,
             "{limits:?}"
         );
+        // One place of the burst is kept free for network jitter.
+        let capacity = burst as usize - 1;
         let at_once = sends.iter().filter(|sent| sent.is_zero()).count();
-        assert_eq!(at_once, burst as usize, "{limits:?}");
+        assert_eq!(at_once, capacity, "{limits:?}");
 
         let theoretical = limits.theoretical_duration(count as u64).as_secs_f64();
         let elapsed = sends.iter().max().unwrap().as_secs_f64();
@@ -371,7 +380,7 @@ mod tests {
 
         let stats = limiter.stats();
         assert_eq!(stats.acquired, count as u64);
-        assert_eq!(stats.waited, (count - burst as usize) as u64);
+        assert_eq!(stats.waited, (count - capacity) as u64);
         assert!(stats.total_wait > Duration::ZERO);
     }
 
@@ -396,8 +405,9 @@ mod tests {
         let start = Instant::now();
         let mut sends = send_all(&limiter, 50).await;
         tokio::time::advance(Duration::from_secs(10)).await;
-        assert!((limiter.level() - 30.0).abs() < 1e-9, "{}", limiter.level());
-        // 20 have drained: exactly 20 more fit at once, the next waits half a second.
+        // 49 went at once and one after half a second (a place is kept free), then 20 drained.
+        assert!((limiter.level() - 29.0).abs() < 1e-9, "{}", limiter.level());
+        // Exactly 20 more fit at once, the next waits half a second.
         let offset = start.elapsed();
         sends.extend(
             send_all(&limiter, 21)
@@ -407,7 +417,7 @@ mod tests {
         );
         assert_eq!(first_refused(50, 2, sends.clone()), None);
         assert_eq!(sends.iter().filter(|sent| **sent == offset).count(), 20);
-        assert!(sends.iter().max().unwrap().as_secs_f64() <= 10.501);
+        assert!(sends.iter().max().unwrap().as_secs_f64() <= 11.001);
     }
 
     type Pending = Pin<Box<dyn Future<Output = Duration> + Send>>;
@@ -502,7 +512,8 @@ mod tests {
         let limiter = RateLimiter::new(Limits::standard());
         assert_eq!(limiter.acquire().await, Duration::ZERO);
         limiter.note_query_limit_exceeded();
-        assert!((limiter.level() - 50.0).abs() < 1e-9);
+        // Full, as far as this client may fill it.
+        assert!((limiter.level() - 49.0).abs() < 1e-9);
         let waited = limiter.acquire().await;
         assert!(
             (Duration::from_millis(500)..=Duration::from_millis(502)).contains(&waited),
