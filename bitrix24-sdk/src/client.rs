@@ -111,6 +111,46 @@ impl Client {
         RawCall::new(self.clone(), name, params_object(&params))
     }
 
+    /// A list method by name, for paging, streaming by id and exporting its rows as JSON.
+    ///
+    /// ```no_run
+    /// # async fn run(client: bitrix24::Client) -> bitrix24::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let open: Vec<serde_json::Value> = client
+    ///     .list_raw("crm.deal.list", serde_json::json!({ "filter": { "CLOSED": "N" }, "select": ["ID", "TITLE"] }))
+    ///     .stream_by_id()
+    ///     .into_stream()
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn list_raw(&self, name: &str, params: impl Serialize) -> crate::list::RawList<Value> {
+        crate::list::RawList::new(self.clone(), name, params)
+    }
+
+    /// Starts a batch of up to 50 commands sent as one request.
+    pub fn batch(&self) -> crate::batch::Batch {
+        crate::batch::Batch::new(self.clone())
+    }
+
+    /// Sends any number of calls, 50 per `batch`, several batches at a time under the rate
+    /// limiter, and yields one result per call in input order. The input is read lazily, so
+    /// memory stays bounded by the batches in flight.
+    ///
+    /// A failed command yields its error and the others still yield their results; if a whole
+    /// batch fails, each of its commands yields that error.
+    pub fn batch_all<M, I>(
+        &self,
+        methods: I,
+    ) -> impl futures::Stream<Item = Result<M::Output>> + Send + 'static
+    where
+        M: Method,
+        I: IntoIterator<Item = M>,
+        I::IntoIter: Send + 'static,
+    {
+        crate::batch::batch_all(self.clone(), methods, crate::batch::IN_FLIGHT)
+    }
+
     /// The portal this client talks to now (it changes if the portal moves).
     pub fn portal(&self) -> PortalUrl {
         self.address().portal.clone()
@@ -192,7 +232,13 @@ impl Client {
             options,
         } = request;
         validate_method_name(&name)?;
-        let params = serde_json::to_vec(&params?).map_err(|error| {
+        let mut params = params?;
+        // The client authenticates the call itself; a caller's own `auth` would end up as a
+        // second `auth` key in the body, and the portal would read the wrong one.
+        if params.remove("auth").is_some() {
+            tracing::debug!(method = %name, "dropped an `auth` parameter: the client sends its own");
+        }
+        let params = serde_json::to_vec(&params).map_err(|error| {
             Error::invalid_input(format!("parameters cannot be encoded: {error}"))
         })?;
         let policy = options

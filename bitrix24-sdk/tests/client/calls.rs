@@ -184,6 +184,22 @@ async fn bad_method_names_are_refused_before_sending() {
 }
 
 #[tokio::test]
+async fn a_callers_auth_parameter_is_dropped() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(hook_path("profile")))
+        .and(body_json(json!({ "x": 1 })))
+        .respond_with(ok(json!({ "ID": "1" })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let _: Value = client(&server)
+        .call_raw("profile", json!({ "auth": "placeholder", "x": 1 }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn metrics_count_requests() {
     let server = MockServer::start().await;
     on(&server, "profile", ok(json!({ "ID": "1" }))).await;
