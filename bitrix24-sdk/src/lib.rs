@@ -9,6 +9,9 @@ mod portal;
 pub mod ratelimit;
 mod response;
 pub mod retry;
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub mod sandbox;
 mod transport;
 
 pub use auth::{OAuthApp, TokenSet, TokenStore, WebhookUrl};

@@ -1,13 +1,15 @@
-//! Quick start: who am I, and how busy is the portal?
+//! Quick start: who am I, and what is in the CRM?
 //!
 //! ```text
+//! cargo run -p bitrix24-examples --example quickstart          # on the embedded sandbox
 //! BITRIX24_WEBHOOK_URL=https://<portal>/rest/<user>/<secret>/ \
-//!     cargo run -p bitrix24-examples --example quickstart
+//!     cargo run -p bitrix24-examples --example quickstart      # on your portal
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
+use bitrix24::sandbox::SandboxPortal;
 use serde_json::Value;
 
 #[tokio::main]
@@ -15,13 +17,19 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let Ok(webhook) = std::env::var("BITRIX24_WEBHOOK_URL") else {
-        eprintln!(
-            "Set BITRIX24_WEBHOOK_URL to an incoming webhook of your portal, for example\n  \
-             BITRIX24_WEBHOOK_URL=https://example.bitrix24.ru/rest/1/<secret>/ cargo run -p bitrix24-examples --example quickstart\n\
-             (An embedded sandbox portal that needs no configuration is on the roadmap.)"
-        );
-        return ExitCode::from(2);
+    // Without a portal of your own, the example brings up the embedded sandbox.
+    let (webhook, _sandbox) = match std::env::var("BITRIX24_WEBHOOK_URL") {
+        Ok(webhook) => (webhook, None),
+        Err(_) => match SandboxPortal::builder().seed_leads(120).start().await {
+            Ok(portal) => {
+                println!("BITRIX24_WEBHOOK_URL is not set: using the embedded sandbox portal");
+                (portal.webhook_url(), Some(portal))
+            }
+            Err(error) => {
+                eprintln!("error: the sandbox portal did not start: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     match run(&webhook).await {
         Ok(()) => ExitCode::SUCCESS,
