@@ -249,6 +249,26 @@ impl Error {
         self
     }
 
+    /// A copy for each of several callers that share one failure (the commands of a batch
+    /// that failed as a whole). The source chain is kept as text.
+    pub(crate) fn copy(&self) -> Self {
+        Self {
+            inner: Box::new(Inner {
+                kind: self.inner.kind,
+                method: self.inner.method.clone(),
+                message: self.inner.message.clone(),
+                api: self.inner.api.clone(),
+                source: self
+                    .inner
+                    .source
+                    .as_ref()
+                    .map(|source| -> BoxError { source.to_string().into() }),
+                outcome_unknown: self.inner.outcome_unknown,
+                attempts: self.inner.attempts,
+            }),
+        }
+    }
+
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind

@@ -2,8 +2,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod batch;
 mod client;
 pub mod error;
+pub mod export;
+pub mod list;
 mod method;
 mod portal;
 pub mod ratelimit;
@@ -15,10 +18,13 @@ pub mod sandbox;
 mod transport;
 
 pub use auth::{OAuthApp, TokenSet, TokenStore, WebhookUrl};
+pub use batch::{Batch, BatchKey, BatchRef, BatchResponse};
 pub use client::{Client, ClientBuilder, ClientMetrics, RetryEvent};
 pub use error::{ApiError, Error, ErrorCode, ErrorKind, Result};
+pub use export::{Export, ExportCheckpoint, ExportPage};
+pub use list::{ListMethod, Page, RawList};
 pub use method::{BoxFuture, Call, Method, RawCall};
 pub use portal::PortalUrl;
 pub use ratelimit::{Limits, RateLimiter};
-pub use response::{Response, Timing};
+pub use response::{Response, Timing, decode_reply};
 pub use retry::{RetryClass, RetryDecision, RetryPolicy};

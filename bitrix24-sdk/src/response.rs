@@ -167,6 +167,26 @@ pub(crate) fn parse_envelope(
     }))
 }
 
+/// Decodes a whole reply body (as the portal sent it, with its HTTP status) into
+/// [`Response<T>`], or the portal's error. Useful for replies obtained outside the client,
+/// such as recorded fixtures.
+///
+/// # Errors
+/// [`ErrorKind::Api`](crate::ErrorKind::Api) (or another kind from the code) for an error
+/// reply, [`ErrorKind::Decode`](crate::ErrorKind::Decode) when the body is not an envelope or
+/// its `result` does not fit `T`.
+pub fn decode_reply<T: DeserializeOwned>(body: &[u8], http_status: u16) -> Result<Response<T>> {
+    match parse_envelope(body, http_status)? {
+        Ok(raw) => Ok(Response::new(
+            decode_result(raw.result)?,
+            raw.total,
+            raw.next,
+            raw.time,
+        )),
+        Err(api) => Err(Error::from_api(api)),
+    }
+}
+
 /// Decodes a raw `result` into `T`, naming the JSON path of the first mismatch.
 pub(crate) fn decode_result<T: DeserializeOwned>(raw: &RawValue) -> Result<T> {
     let mut deserializer = serde_json::Deserializer::from_str(raw.get());
