@@ -300,9 +300,6 @@ async fn prepare_old(env: &Env, entity: &str, action: &str, request: &mut Value)
             }
             Prepared::Ready
         }
-        "fields" if entity == "company" => Prepared::Skip(
-            "the documented reply lists user fields made on the docs' portal with crm.company.userfield.add (labels, settings), which the sandbox does not emulate",
-        ),
         _ => Prepared::Ready,
     }
 }
