@@ -77,6 +77,7 @@ pub(crate) struct Inner {
     timeout: Duration,
     on_portal_moved: Option<PortalMovedHook>,
     on_retry: Option<RetryHook>,
+    recorder: Option<crate::record::Recorder>,
     metrics: metrics::Counters,
 }
 
@@ -195,6 +196,17 @@ impl Client {
         };
         self.refresh(session, session.view().generation).await?;
         Ok(session.tokens())
+    }
+
+    /// The HTTP client calls go through (redirects off), for transfers outside the JSON API
+    /// such as file uploads to an `uploadUrl` and downloads.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        self.inner.transport.http()
+    }
+
+    /// The `User-Agent` the client sends.
+    pub(crate) fn user_agent(&self) -> &str {
+        self.inner.transport.user_agent()
     }
 
     fn address(&self) -> std::sync::RwLockReadGuard<'_, Address> {
@@ -354,6 +366,9 @@ impl Client {
             Outcome::Moved(target) => Ok(Step::Moved(target)),
             Outcome::Reply { status, body } => {
                 span.record("status", status);
+                if let Some(recorder) = &self.inner.recorder {
+                    recorder.record(name, params, status, &body).await;
+                }
                 self.decode_reply(name, status, &body).map(Step::Done)
             }
         }

@@ -10,6 +10,7 @@ pub mod list;
 mod method;
 mod portal;
 pub mod ratelimit;
+pub mod record;
 mod response;
 pub mod retry;
 #[cfg(feature = "sandbox")]

@@ -61,6 +61,23 @@ pub trait ListMethod: Method {
     fn item_id(item: &Self::Item) -> Option<u64>;
 }
 
+/// A row that knows its own id, for keyset listing.
+///
+/// The generated list requests (`bitrix24::methods`) implement
+/// [`ListMethod::item_id`] with it, so any row model works as their `Item` once it implements
+/// this trait.
+pub trait Identified {
+    /// The row's id; `None` when the row has none or it is not a non-negative integer.
+    fn row_id(&self) -> Option<u64>;
+}
+
+/// Untyped rows: the `ID` field, else `id`, as a number or a numeric string.
+impl Identified for Value {
+    fn row_id(&self) -> Option<u64> {
+        value_id(self, "ID").or_else(|| value_id(self, "id"))
+    }
+}
+
 /// Reads an `ID`/`id` field that may be a number or a numeric string.
 pub fn value_id(row: &Value, field: &str) -> Option<u64> {
     let value = row

@@ -37,6 +37,10 @@ impl Transport {
         &self.http
     }
 
+    pub(crate) fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
     /// Sends `body` as a JSON POST to `url`.
     pub(crate) async fn post_json(
         &self,

@@ -60,6 +60,7 @@ pub struct ClientBuilder {
     allow_insecure_http: bool,
     on_portal_moved: Option<PortalMovedHook>,
     on_retry: Option<RetryHook>,
+    record_to: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientBuilder {
@@ -84,6 +85,7 @@ impl ClientBuilder {
             allow_insecure_http: false,
             on_portal_moved: None,
             on_retry: None,
+            record_to: None,
         }
     }
 
@@ -188,6 +190,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Records every call's request and reply, scrubbed of secrets, hosts and personal
+    /// data, as `<dir>/<scope>/<method>/<case>.json` fixtures for replay tests (see
+    /// [`record::scrub`](crate::record::scrub)).
+    pub fn record_to(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.record_to = Some(dir.into());
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -268,6 +278,7 @@ impl ClientBuilder {
             timeout: self.timeout,
             on_portal_moved: self.on_portal_moved,
             on_retry: self.on_retry,
+            recorder: self.record_to.map(crate::record::Recorder::new),
             metrics: metrics::Counters::default(),
         };
         Ok(Client {

@@ -1,33 +1,14 @@
-//! `b24`: Bitrix24 from the command line.
-//!
-//! ```text
-//! b24 sandbox --port 8088 --plan standard --seed-leads 100000
-//! ```
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! `b24 sandbox`: a sandbox portal on 127.0.0.1 for other tools and languages.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use bitrix24::Limits;
 use bitrix24::sandbox::SandboxPortal;
-use clap::{Parser, Subcommand, ValueEnum};
-
-#[derive(Debug, Parser)]
-#[command(name = "b24", version, about = "Bitrix24 from the command line")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Runs a sandbox portal (a Bitrix24 emulator) on 127.0.0.1 until stopped.
-    Sandbox(SandboxArgs),
-}
+use clap::ValueEnum;
 
 #[derive(Debug, clap::Args)]
-struct SandboxArgs {
+pub(crate) struct SandboxArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8088)]
     port: u16,
@@ -68,21 +49,6 @@ impl Plan {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Sandbox(args) => sandbox(args).await,
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 /// Waits for Ctrl-C, or for SIGTERM where there is one (a supervisor stopping the process).
 async fn stopped() -> Result<(), String> {
     #[cfg(unix)]
@@ -103,7 +69,7 @@ async fn stopped() -> Result<(), String> {
     }
 }
 
-async fn sandbox(args: SandboxArgs) -> Result<(), String> {
+pub(crate) async fn sandbox(args: SandboxArgs) -> Result<(), String> {
     let mut builder = SandboxPortal::builder()
         .port(args.port)
         .limits(args.plan.limits())
