@@ -4,10 +4,19 @@
 pub mod auth;
 pub mod batch;
 mod client;
+pub mod crm;
+pub mod disk;
 pub mod error;
+pub mod events;
 pub mod export;
+pub mod files;
+mod handles;
+pub mod im;
+pub mod imconnector;
+pub mod imopenlines;
 pub mod list;
 mod method;
+pub mod methods;
 mod portal;
 pub mod ratelimit;
 pub mod record;
@@ -16,7 +25,10 @@ pub mod retry;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
+pub mod tasks;
 mod transport;
+pub mod types;
+pub mod user;
 
 pub use auth::{OAuthApp, TokenSet, TokenStore, WebhookUrl};
 pub use batch::{Batch, BatchKey, BatchRef, BatchResponse};

@@ -108,6 +108,13 @@ impl<M: Method> Call<M> {
         self
     }
 
+    /// Changes the method's parameters in place, for the setters of a typed request:
+    /// `client.crm().leads().list().with(|m| m.select(["ID", "TITLE"]))`.
+    pub fn with(mut self, change: impl FnOnce(M) -> M) -> Self {
+        self.method = change(self.method);
+        self
+    }
+
     /// The method and its parameters.
     pub fn method(&self) -> &M {
         &self.method

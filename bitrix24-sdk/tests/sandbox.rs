@@ -13,6 +13,8 @@ mod batch_list;
 mod conformance;
 #[path = "sandbox/core.rs"]
 mod core;
+#[path = "sandbox/handles.rs"]
+mod handles;
 
 #[path = "sandbox/crm.rs"]
 mod crm;
