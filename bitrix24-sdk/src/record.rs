@@ -66,7 +66,10 @@ const PERSONAL_KEYS: [&str; 24] = [
 const MULTI_FIELDS: [&str; 5] = ["phone", "email", "im", "web", "fm"];
 
 fn normalized(key: &str) -> String {
-    key.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
+    key.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Keeps the shape of a text, not its content.
@@ -76,7 +79,15 @@ fn mask(text: &str) -> String {
         return format!("{user}@example.com");
     }
     text.chars()
-        .map(|c| if c.is_alphabetic() { 'x' } else if c.is_ascii_digit() { '0' } else { c })
+        .map(|c| {
+            if c.is_alphabetic() {
+                'x'
+            } else if c.is_ascii_digit() {
+                '0'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -89,17 +100,30 @@ fn scrub_url(text: &str) -> Option<String> {
     url.set_host(Some("portal.example")).ok()?;
     let _ = url.set_port(None);
     // Webhook paths carry their secret as the third segment: /rest/{user}/{secret}/…
-    let segments: Vec<String> = url.path_segments().map(|s| s.map(str::to_owned).collect()).unwrap_or_default();
-    if segments.first().map(String::as_str) == Some("rest") && segments.len() >= 3 && segments[1].parse::<u64>().is_ok() {
-        let mut rebuilt = segments.clone();
-        rebuilt[2] = "[redacted]".to_owned();
+    let segments: Vec<String> = url
+        .path_segments()
+        .map(|s| s.map(str::to_owned).collect())
+        .unwrap_or_default();
+    if segments.first().map(String::as_str) == Some("rest")
+        && segments.len() >= 3
+        && segments[1].parse::<u64>().is_ok()
+    {
+        let mut rebuilt = segments;
+        "[redacted]".clone_into(&mut rebuilt[2]);
         url.set_path(&rebuilt.join("/"));
     }
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
             let secret = SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s));
-            (k.into_owned(), if secret { "[redacted]".to_owned() } else { v.into_owned() })
+            (
+                k.into_owned(),
+                if secret {
+                    "[redacted]".to_owned()
+                } else {
+                    v.into_owned()
+                },
+            )
         })
         .collect();
     if pairs.is_empty() {
@@ -127,7 +151,10 @@ fn scrub_in(value: &mut Value, context: Context) {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
                 let key_norm = normalized(key);
-                if SECRET_KEYS.iter().any(|s| normalized(s) == key_norm) && !inner.is_object() && !inner.is_array() {
+                if SECRET_KEYS.iter().any(|s| normalized(s) == key_norm)
+                    && !inner.is_object()
+                    && !inner.is_array()
+                {
                     if !inner.is_null() {
                         *inner = Value::String("[redacted]".into());
                     }
@@ -174,18 +201,26 @@ impl Recorder {
     pub(crate) fn path_for(&self, method: &str, request: &Value) -> PathBuf {
         let scope = method.split('.').next().unwrap_or("other");
         let text = request.to_string();
-        let digest = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
-        self.dir.join(scope).join(method).join(format!("{digest:016x}.json"))
+        let digest = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        self.dir
+            .join(scope)
+            .join(method)
+            .join(format!("{digest:016x}.json"))
     }
 
     /// Records one exchange; a failure to write is logged, never turned into a call failure.
     pub(crate) async fn record(&self, method: &str, params: &[u8], status: u16, body: &[u8]) {
-        let mut request: Value = serde_json::from_slice(params).unwrap_or_else(|_| Value::Object(Map::new()));
-        let mut response: Value = serde_json::from_slice(body).unwrap_or_else(|_| Value::String("[not JSON]".into()));
+        let mut request: Value =
+            serde_json::from_slice(params).unwrap_or_else(|_| Value::Object(Map::new()));
+        let mut response: Value =
+            serde_json::from_slice(body).unwrap_or_else(|_| Value::String("[not JSON]".into()));
         scrub(&mut request);
         scrub(&mut response);
         let path = self.path_for(method, &request);
-        let fixture = json!({ "method": method, "request": request, "status": status, "response": response });
+        let fixture =
+            json!({ "method": method, "request": request, "status": status, "response": response });
         let written = tokio::task::spawn_blocking(move || write_fixture(&path, &fixture)).await;
         if !matches!(written, Ok(Ok(()))) {
             tracing::warn!(method, "a fixture could not be written");
@@ -194,11 +229,14 @@ impl Recorder {
 }
 
 fn write_fixture(path: &Path, fixture: &Value) -> Result<()> {
-    let fail = |error: std::io::Error| Error::config("a fixture could not be written").with_source(Box::new(error));
+    let fail = |error: std::io::Error| {
+        Error::config("a fixture could not be written").with_source(Box::new(error))
+    };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
-    let text = serde_json::to_string_pretty(fixture).map_err(|error| Error::decode("a fixture cannot be encoded", Some(Box::new(error))))?;
+    let text = serde_json::to_string_pretty(fixture)
+        .map_err(|error| Error::decode("a fixture cannot be encoded", Some(Box::new(error))))?;
     std::fs::write(path, text + "\n").map_err(fail)
 }
 
@@ -224,17 +262,38 @@ mod tests {
         });
         scrub(&mut value);
         let text = value.to_string();
-        for leaked in ["tok-123", "Иван", "999", "ivan", "mail.ru", "acme", "s3cr3t", "abc", "disk%7C123"] {
+        for leaked in [
+            "tok-123",
+            "Иван",
+            "999",
+            "ivan",
+            "mail.ru",
+            "acme",
+            "s3cr3t",
+            "abc",
+            "disk%7C123",
+        ] {
             assert!(!text.contains(leaked), "{leaked} leaked: {text}");
         }
-        assert_eq!(value["fields"]["TITLE"], "Order 42", "ordinary data is kept");
+        assert_eq!(
+            value["fields"]["TITLE"], "Order 42",
+            "ordinary data is kept"
+        );
         assert_eq!(value["fields"]["PHONE"][0]["VALUE"], "+0 000 000-00-00");
         assert_eq!(value["fields"]["PHONE"][0]["VALUE_TYPE"], "WORK");
         assert_eq!(value["fields"]["EMAIL"][0]["VALUE"], "xxxx@example.com");
         assert_eq!(value["fields"]["NAME"], "xxxx");
         assert_eq!(value["ID"], "42");
-        assert!(value["DOWNLOAD_URL"].as_str().unwrap().starts_with("https://portal.example/rest/download.json?auth=%5Bredacted%5D"));
-        assert_eq!(value["hook"], "https://portal.example/rest/1/[redacted]/crm.lead.add");
+        assert!(
+            value["DOWNLOAD_URL"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://portal.example/rest/download.json?auth=%5Bredacted%5D")
+        );
+        assert_eq!(
+            value["hook"],
+            "https://portal.example/rest/1/[redacted]/crm.lead.add"
+        );
     }
 
     #[test]

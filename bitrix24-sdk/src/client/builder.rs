@@ -193,6 +193,10 @@ impl ClientBuilder {
     /// Records every call's request and reply, scrubbed of secrets, hosts and personal
     /// data, as `<dir>/<scope>/<method>/<case>.json` fixtures for replay tests (see
     /// [`record::scrub`](crate::record::scrub)).
+    ///
+    /// Without this call, the environment variable `BITRIX24_RECORD_DIR` (when set and not
+    /// empty) turns recording on for every client the program builds, so fixtures can be
+    /// recorded from an existing program without changing its code.
     pub fn record_to(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.record_to = Some(dir.into());
         self
@@ -278,7 +282,8 @@ impl ClientBuilder {
             timeout: self.timeout,
             on_portal_moved: self.on_portal_moved,
             on_retry: self.on_retry,
-            recorder: self.record_to.map(crate::record::Recorder::new),
+            recorder: recording_dir(self.record_to, std::env::var_os(RECORD_DIR_VAR))
+                .map(crate::record::Recorder::new),
             metrics: metrics::Counters::default(),
         };
         Ok(Client {
@@ -300,5 +305,41 @@ impl fmt::Debug for ClientBuilder {
             .field("retry_policy", &self.retry_policy)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+/// The environment variable that turns recording on when the builder did not.
+const RECORD_DIR_VAR: &str = "BITRIX24_RECORD_DIR";
+
+/// Where to record: the builder's own choice wins over the environment; an empty variable is
+/// treated as unset.
+fn recording_dir(
+    explicit: Option<std::path::PathBuf>,
+    from_env: Option<std::ffi::OsString>,
+) -> Option<std::path::PathBuf> {
+    explicit.or_else(|| from_env.filter(|dir| !dir.is_empty()).map(Into::into))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recording_dir;
+    use std::path::PathBuf;
+
+    #[test]
+    fn recording_dir_prefers_the_builder_and_ignores_an_empty_variable() {
+        let table = [
+            (None, None, None),
+            (None, Some(""), None),
+            (None, Some("env"), Some("env")),
+            (Some("own"), Some("env"), Some("own")),
+            (Some("own"), None, Some("own")),
+        ];
+        for (explicit, env, want) in table {
+            assert_eq!(
+                recording_dir(explicit.map(PathBuf::from), env.map(Into::into)),
+                want.map(PathBuf::from),
+                "explicit {explicit:?}, env {env:?}"
+            );
+        }
     }
 }
