@@ -1,5 +1,7 @@
 //! The `b24` command-line tool and the demo, run as a user runs them: as processes, against a
 //! sandbox portal started with `b24 sandbox`, checking their output and exit status.
+// The helpers below are test code too: a failure should stop the test where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -10,7 +12,13 @@ use std::sync::OnceLock;
 /// The path of a binary of the `bitrix24-examples` package, built once if missing.
 fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let path = dir.join(name);
     if !path.exists() {
         BUILT.get_or_init(|| {
@@ -34,7 +42,15 @@ struct Sandbox {
 impl Sandbox {
     fn start(seed_leads: u32) -> Self {
         let mut child = Command::new(binary("b24"))
-            .args(["sandbox", "--port", "0", "--plan", "standard", "--seed-leads", &seed_leads.to_string()])
+            .args([
+                "sandbox",
+                "--port",
+                "0",
+                "--plan",
+                "standard",
+                "--seed-leads",
+                &seed_leads.to_string(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -49,12 +65,20 @@ impl Sandbox {
             }
         }
         let webhook = webhook.expect("b24 sandbox prints a `webhook: …` line");
-        assert!(webhook.starts_with("http://127.0.0.1:") && webhook.contains("/rest/1/"), "{webhook}");
+        assert!(
+            webhook.starts_with("http://127.0.0.1:") && webhook.contains("/rest/1/"),
+            "{webhook}"
+        );
         Self { child, webhook }
     }
 
     fn b24(&self, args: &[&str]) -> Output {
-        Command::new(binary("b24")).args(args).args(["--webhook", &self.webhook]).env_remove("BITRIX24_WEBHOOK_URL").output().unwrap()
+        Command::new(binary("b24"))
+            .args(args)
+            .args(["--webhook", &self.webhook])
+            .env_remove("BITRIX24_WEBHOOK_URL")
+            .output()
+            .unwrap()
     }
 }
 
@@ -72,7 +96,12 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn call_prints_the_result_and_errors_are_one_line() {
     let sandbox = Sandbox::start(10);
-    let out = sandbox.b24(&["call", "crm.lead.add", "fields[TITLE]=x", "fields[PHONE][0][VALUE]=+79990001122"]);
+    let out = sandbox.b24(&[
+        "call",
+        "crm.lead.add",
+        "fields[TITLE]=x",
+        "fields[PHONE][0][VALUE]=+79990001122",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id: u64 = text(&out.stdout).trim().parse().expect("the new id alone");
     assert_eq!(id, 11);
@@ -85,15 +114,31 @@ fn call_prints_the_result_and_errors_are_one_line() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("crm.lead.get") && stderr.contains("Not found"), "{stderr}");
-    let secret = sandbox.webhook.trim_end_matches('/').rsplit('/').next().unwrap();
-    assert!(!stderr.contains(secret), "the webhook secret leaked: {stderr}");
+    assert!(
+        stderr.contains("crm.lead.get") && stderr.contains("Not found"),
+        "{stderr}"
+    );
+    let secret = sandbox
+        .webhook
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert!(
+        !stderr.contains(secret),
+        "the webhook secret leaked: {stderr}"
+    );
 }
 
 #[test]
 fn insecure_or_missing_portals_are_refused_clearly() {
     let out = Command::new(binary("b24"))
-        .args(["call", "profile", "--webhook", "http://example.com/rest/1/abc/"])
+        .args([
+            "call",
+            "profile",
+            "--webhook",
+            "http://example.com/rest/1/abc/",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -105,7 +150,11 @@ fn insecure_or_missing_portals_are_refused_clearly() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("BITRIX24_WEBHOOK_URL"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("BITRIX24_WEBHOOK_URL"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -114,7 +163,16 @@ fn export_writes_every_row_once_with_the_portals_field_names() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("leads.ndjson");
     let out = sandbox.b24(&[
-        "export", "crm.lead.list", "--select", "ID", "--select", "TITLE", "--format", "ndjson", "--output", file.to_str().unwrap(),
+        "export",
+        "crm.lead.list",
+        "--select",
+        "ID",
+        "--select",
+        "TITLE",
+        "--format",
+        "ndjson",
+        "--output",
+        file.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let body = std::fs::read_to_string(&file).unwrap();
@@ -127,13 +185,32 @@ fn export_writes_every_row_once_with_the_portals_field_names() {
         })
         .collect();
     assert_eq!(ids.len(), 3000);
-    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>().len(), 3000, "every row once");
+    assert_eq!(
+        ids.iter().copied().collect::<BTreeSet<_>>().len(),
+        3000,
+        "every row once"
+    );
 
-    let out = sandbox.b24(&["export", "crm.lead.list", "--select", "ID", "--select", "TITLE", "--filter", "STATUS_ID=NEW", "--format", "csv"]);
+    let out = sandbox.b24(&[
+        "export",
+        "crm.lead.list",
+        "--select",
+        "ID",
+        "--select",
+        "TITLE",
+        "--filter",
+        "STATUS_ID=NEW",
+        "--format",
+        "csv",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = text(&out.stdout);
     assert_eq!(csv.lines().next(), Some("ID,TITLE"));
-    assert_eq!(csv.lines().count(), 1 + 750, "a quarter of the seeded leads are NEW");
+    assert_eq!(
+        csv.lines().count(),
+        1 + 750,
+        "a quarter of the seeded leads are NEW"
+    );
 }
 
 #[test]
@@ -159,7 +236,17 @@ fn the_demo_runs_to_the_end() {
     let out = Command::new(binary("demo")).output().unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
-    for expected in ["signed in as", "token refresh", "leads exported", "no duplicate", "delivered", "still to come"] {
-        assert!(stdout.contains(expected), "`{expected}` missing from the demo's output:\n{stdout}");
+    for expected in [
+        "signed in as",
+        "token refresh",
+        "leads exported",
+        "no duplicate",
+        "delivered",
+        "still to come",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "`{expected}` missing from the demo's output:\n{stdout}"
+        );
     }
 }

@@ -9,7 +9,11 @@
 //! references, bulk creates, an export at the portal's rate ceiling, a write whose reply is lost
 //! and is not duplicated, and events delivered to a handler — and prints a summary. The
 //! connector flows (Telegram bridge, lead intake, approvals) join it as they land.
-#![allow(clippy::print_stdout, clippy::print_stderr, clippy::cast_precision_loss)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::cast_precision_loss
+)]
 
 use std::future::IntoFuture;
 use std::process::ExitCode;
@@ -17,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bitrix24::auth::MemoryTokenStore;
+use bitrix24::crm::LeadFields;
+use bitrix24::events::{Event, EventData};
 use bitrix24::sandbox::{Fault, FaultKind, SandboxPortal};
 use bitrix24::{Client, Limits};
 use futures::{StreamExt, TryStreamExt};
@@ -52,15 +58,27 @@ impl Demo {
         let seconds = started.elapsed().as_secs_f64();
         let requests = (self.portal.requests().len() - before) as u64;
         println!("   -> {outcome}");
-        self.steps.push(Step { name, requests, seconds, outcome });
+        self.steps.push(Step {
+            name,
+            requests,
+            seconds,
+            outcome,
+        });
         Ok(())
     }
 }
 
 async fn who_am_i(client: Client, _: Arc<SandboxPortal>) -> DemoResult<String> {
     let me: Value = client.call_raw("user.current", ()).idempotent(true).await?;
-    let name = format!("{} {}", me["NAME"].as_str().unwrap_or("?"), me["LAST_NAME"].as_str().unwrap_or("?"));
-    println!("   the webhook calls as {name} (user {})", me["ID"].as_str().unwrap_or("?"));
+    let name = format!(
+        "{} {}",
+        me["NAME"].as_str().unwrap_or("?"),
+        me["LAST_NAME"].as_str().unwrap_or("?")
+    );
+    println!(
+        "   the webhook calls as {name} (user {})",
+        me["ID"].as_str().unwrap_or("?")
+    );
     Ok(format!("signed in as {name}"))
 }
 
@@ -71,23 +89,47 @@ async fn oauth_refresh(_: Client, portal: Arc<SandboxPortal>) -> DemoResult<Stri
     println!("   the app is installed and calls with its access token");
     portal.expire_access_tokens();
     println!("   the portal expires every access token; 20 calls go out at once");
-    let calls = (0..20).map(|_| app.call_raw::<Value>("profile", ()).idempotent(true).into_future());
+    let calls = (0..20).map(|_| {
+        app.call_raw::<Value>("profile", ())
+            .idempotent(true)
+            .into_future()
+    });
     let results = futures::future::join_all(calls).await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    println!("   {ok} of 20 succeeded after one refresh, saved to the store {} time(s)", store.saves());
-    Ok(format!("{ok}/20 calls succeeded with {} token refresh", app.metrics().token_refreshes))
+    println!(
+        "   {ok} of 20 succeeded after one refresh, saved to the store {} time(s)",
+        store.saves()
+    );
+    Ok(format!(
+        "{ok}/20 calls succeeded with {} token refresh",
+        app.metrics().token_refreshes
+    ))
 }
 
 async fn batch_with_references(client: Client, _: Arc<SandboxPortal>) -> DemoResult<String> {
     let mut batch = client.batch();
-    let added = batch.add_raw::<u64>("crm.lead.add", json!({ "fields": { "TITLE": "Demo lead", "ORIGIN_ID": "demo-1" } }), false);
+    let added = batch.add_raw::<u64>(
+        "crm.lead.add",
+        json!({ "fields": { "TITLE": "Demo lead", "ORIGIN_ID": "demo-1" } }),
+        false,
+    );
     let read = batch.add_raw::<Value>("crm.lead.get", json!({ "id": added.reference("") }), true);
-    let count = batch.add_raw::<Value>("crm.lead.list", json!({ "select": ["ID"], "filter": { "STATUS_ID": "NEW" } }), true);
+    let count = batch.add_raw::<Value>(
+        "crm.lead.list",
+        json!({ "select": ["ID"], "filter": { "STATUS_ID": "NEW" } }),
+        true,
+    );
     let mut reply = batch.send().await?;
     let id = reply.take(&added)?;
     let lead = reply.take(&read)?;
-    println!("   one request: created lead {id}, read it back through $result[..] ({:?})", lead["TITLE"].as_str().unwrap_or(""));
-    Ok(format!("lead {id} created and read back; {} NEW leads counted", reply.total(&count).unwrap_or(0)))
+    println!(
+        "   one request: created lead {id}, read it back through $result[..] ({:?})",
+        lead["TITLE"].as_str().unwrap_or("")
+    );
+    Ok(format!(
+        "lead {id} created and read back; {} NEW leads counted",
+        reply.total(&count).unwrap_or(0)
+    ))
 }
 
 async fn bulk_create(client: Client, _: Arc<SandboxPortal>) -> DemoResult<String> {
@@ -100,7 +142,9 @@ async fn bulk_create(client: Client, _: Arc<SandboxPortal>) -> DemoResult<String
         const IDEMPOTENT: bool = false;
         type Output = u64;
     }
-    let leads = (0..150).map(|i| AddLead { fields: json!({ "TITLE": format!("Bulk lead {i}"), "SOURCE_ID": "WEB" }) });
+    let leads = (0..150).map(|i| AddLead {
+        fields: json!({ "TITLE": format!("Bulk lead {i}"), "SOURCE_ID": "WEB" }),
+    });
     let ids: Vec<u64> = client.batch_all(leads).try_collect().await?;
     println!("   150 leads, 50 per batch, every request paced by the rate limiter");
     Ok(format!("{} leads created", ids.len()))
@@ -109,30 +153,59 @@ async fn bulk_create(client: Client, _: Arc<SandboxPortal>) -> DemoResult<String
 async fn export(client: Client, _: Arc<SandboxPortal>) -> DemoResult<String> {
     let started = Instant::now();
     let mut rows = 0u64;
-    let mut pages = Box::pin(client.list_raw("crm.lead.list", json!({ "select": ["ID", "TITLE", "STATUS_ID"] })).export().pages());
+    let mut pages = Box::pin(
+        client
+            .list_raw(
+                "crm.lead.list",
+                json!({ "select": ["ID", "TITLE", "STATUS_ID"] }),
+            )
+            .export()
+            .pages(),
+    );
     while let Some(page) = pages.next().await {
         rows += page?.rows.len() as u64;
     }
     let rate = rows as f64 / started.elapsed().as_secs_f64();
     println!("   keyset pages chained in batches: up to 2,500 rows per request, no counting");
-    Ok(format!("{rows} leads exported at {rate:.0} rows/s, {} rate-limit refusals", client.metrics().rate_limited))
+    Ok(format!(
+        "{rows} leads exported at {rate:.0} rows/s, {} rate-limit refusals",
+        client.metrics().rate_limited
+    ))
 }
 
 async fn lost_reply(client: Client, portal: Arc<SandboxPortal>) -> DemoResult<String> {
-    portal.add_fault(Fault::new(FaultKind::CommitThenDrop).method("crm.lead.add").times(1));
-    let created = client.call_raw::<u64>("crm.lead.add", json!({ "fields": { "TITLE": "Web order", "ORIGIN_ID": "order-77" } })).await;
+    portal.add_fault(
+        Fault::new(FaultKind::CommitThenDrop)
+            .method("crm.lead.add")
+            .times(1),
+    );
+    let created = client
+        .call_raw::<u64>(
+            "crm.lead.add",
+            json!({ "fields": { "TITLE": "Web order", "ORIGIN_ID": "order-77" } }),
+        )
+        .await;
     let error = match created {
         Ok(id) => return Ok(format!("lead {id} created (no fault fired)")),
         Err(error) => error,
     };
     println!("   the portal saved the lead but the connection dropped: {error}");
-    println!("   outcome unknown: {}; the SDK did not send the create again", error.is_outcome_unknown());
+    println!(
+        "   outcome unknown: {}; the SDK did not send the create again",
+        error.is_outcome_unknown()
+    );
     let found: Vec<Value> = client
-        .call_raw("crm.lead.list", json!({ "filter": { "ORIGIN_ID": "order-77" }, "select": ["ID"] }))
+        .call_raw(
+            "crm.lead.list",
+            json!({ "filter": { "ORIGIN_ID": "order-77" }, "select": ["ID"] }),
+        )
         .idempotent(true)
         .await?;
     println!("   looked up by ORIGIN_ID: {} lead(s)", found.len());
-    Ok(format!("exactly {} lead for order-77, no duplicate", found.len()))
+    Ok(format!(
+        "exactly {} lead for order-77, no duplicate",
+        found.len()
+    ))
 }
 
 async fn events(client: Client, portal: Arc<SandboxPortal>) -> DemoResult<String> {
@@ -154,19 +227,39 @@ async fn events(client: Client, portal: Arc<SandboxPortal>) -> DemoResult<String
     let url = format!("http://{}/events", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let token = portal.add_outgoing_webhook("ONCRMLEADADD", &url);
-    let id: u64 = client.call_raw("crm.lead.add", json!({ "fields": { "TITLE": "Lead that fires an event" } })).await?;
+    let id = client
+        .crm()
+        .leads()
+        .add(LeadFields::new().title("Lead that fires an event"))
+        .await?;
     for _ in 0..50 {
-        if received.lock().map(|r| !r.is_empty()).unwrap_or(false) {
+        if received.lock().is_ok_and(|r| !r.is_empty()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let body = received.lock().map(|r| r.first().cloned().unwrap_or_default()).unwrap_or_default();
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-    let get = |key: &str| form.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str());
-    let verified = bitrix24::auth::constant_time_eq(get("auth[application_token]").as_bytes(), token.expose_secret().as_bytes());
-    println!("   the portal POSTed {} for lead {} to the handler; application_token verified: {verified}", get("event"), get("data[FIELDS][ID]"));
-    Ok(format!("ONCRMLEADADD for lead {id} delivered, token {}", if verified { "verified" } else { "NOT verified" }))
+    let body = received
+        .lock()
+        .map(|r| r.first().cloned().unwrap_or_default())
+        .unwrap_or_default();
+    // What a real handler does: parse the PHP-style form, then check the token before
+    // trusting anything in it.
+    let event = Event::from_form(body.as_bytes())?;
+    let verified = event.verify_outgoing(&token).is_ok();
+    let lead = match &event.data {
+        EventData::CrmLeadAdd(data) => data.id(),
+        _ => None,
+    };
+    println!(
+        "   the portal POSTed {} for lead {} to the handler; application_token verified: {verified}",
+        event.name,
+        lead.map_or_else(|| "?".to_owned(), |id| id.to_string())
+    );
+    Ok(format!(
+        "{} for lead {id} delivered, token {}",
+        event.name,
+        if verified { "verified" } else { "NOT verified" }
+    ))
 }
 
 async fn run() -> DemoResult<()> {
@@ -177,28 +270,51 @@ async fn run() -> DemoResult<()> {
         .latency(Duration::from_millis(20))
         .start()
         .await?;
-    println!("sandbox portal at {} (standard plan: 50 requests, 2/s; 30,000 leads; 20 ms latency)", portal.base_url());
+    println!(
+        "sandbox portal at {} (standard plan: 50 requests, 2/s; 30,000 leads; 20 ms latency)",
+        portal.base_url()
+    );
     let client = portal.client()?;
-    let mut demo = Demo { portal: Arc::new(portal), client, steps: Vec::new() };
+    let mut demo = Demo {
+        portal: Arc::new(portal),
+        client,
+        steps: Vec::new(),
+    };
 
     demo.step("Webhook auth", who_am_i).await?;
-    demo.step("Export of every lead, 2,500 rows per request", export).await?;
-    demo.step("A batch with references between commands", batch_with_references).await?;
-    demo.step("Bulk creates with batch_all", bulk_create).await?;
-    demo.step("OAuth app and a single-flight token refresh", oauth_refresh).await?;
-    demo.step("A create whose reply is lost is not duplicated", lost_reply).await?;
+    demo.step("Export of every lead, 2,500 rows per request", export)
+        .await?;
+    demo.step(
+        "A batch with references between commands",
+        batch_with_references,
+    )
+    .await?;
+    demo.step("Bulk creates with batch_all", bulk_create)
+        .await?;
+    demo.step("OAuth app and a single-flight token refresh", oauth_refresh)
+        .await?;
+    demo.step("A create whose reply is lost is not duplicated", lost_reply)
+        .await?;
     demo.step("Events delivered to a handler", events).await?;
 
-    println!("\n{:<52} {:>9} {:>9}  outcome", "step", "requests", "seconds");
+    println!(
+        "\n{:<52} {:>9} {:>9}  outcome",
+        "step", "requests", "seconds"
+    );
     for step in &demo.steps {
-        println!("{:<52} {:>9} {:>9.2}  {}", step.name, step.requests, step.seconds, step.outcome);
+        println!(
+            "{:<52} {:>9} {:>9.2}  {}",
+            step.name, step.requests, step.seconds, step.outcome
+        );
     }
     let limiter = demo.portal.limiter();
     println!(
         "\nportal: {} requests admitted, {} refused with 503, {} refused with 429",
         limiter.admitted, limiter.refused, limiter.operating_blocked
     );
-    println!("still to come in this demo: the Telegram <-> Open Lines bridge, lead intake and approval flows");
+    println!(
+        "still to come in this demo: the Telegram <-> Open Lines bridge, lead intake and approval flows"
+    );
     Ok(())
 }
 

@@ -32,7 +32,10 @@ pub(crate) struct CallArgs {
 }
 
 /// Builds the parameters of a call from `--json` and the `key=value` pairs.
-pub(crate) fn build_params(json: Option<&str>, pairs: &[String]) -> Result<Map<String, Value>, String> {
+pub(crate) fn build_params(
+    json: Option<&str>,
+    pairs: &[String],
+) -> Result<Map<String, Value>, String> {
     let mut params = match json {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
@@ -66,7 +69,10 @@ pub(crate) async fn call(args: CallArgs) -> Result<(), String> {
             out.insert("next".into(), next.into());
         }
         if let Some(time) = reply.time {
-            out.insert("time".into(), serde_json::to_value(time).unwrap_or_default());
+            out.insert(
+                "time".into(),
+                serde_json::to_value(time).unwrap_or_default(),
+            );
         }
         Value::Object(out)
     } else {
@@ -92,10 +98,16 @@ pub(crate) struct BatchArgs {
 }
 
 pub(crate) async fn batch(args: BatchArgs) -> Result<(), String> {
-    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
     let commands: Map<String, Value> = match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => map,
-        _ => return Err(format!("{} must hold a JSON object of commands", args.file.display())),
+        _ => {
+            return Err(format!(
+                "{} must hold a JSON object of commands",
+                args.file.display()
+            ));
+        }
     };
     let client = args.connection.client().await?;
     let mut batch = client.batch();
@@ -105,16 +117,28 @@ pub(crate) async fn batch(args: BatchArgs) -> Result<(), String> {
         let (method, params) = match command {
             Value::String(line) => {
                 let (method, query) = line.split_once('?').unwrap_or((line.as_str(), ""));
-                (method.to_owned(), Value::Object(crate::params::parse_query(query)?))
+                (
+                    method.to_owned(),
+                    Value::Object(crate::params::parse_query(query)?),
+                )
             }
             Value::Object(mut map) => {
-                let method = map.remove("method").and_then(|m| m.as_str().map(str::to_owned));
+                let method = map
+                    .remove("method")
+                    .and_then(|m| m.as_str().map(str::to_owned));
                 let Some(method) = method else {
                     return Err(format!("command `{key}` has no \"method\""));
                 };
-                (method, map.remove("params").unwrap_or(Value::Object(Map::new())))
+                (
+                    method,
+                    map.remove("params").unwrap_or(Value::Object(Map::new())),
+                )
             }
-            _ => return Err(format!("command `{key}` must be \"method?query\" or {{\"method\", \"params\"}}")),
+            _ => {
+                return Err(format!(
+                    "command `{key}` must be \"method?query\" or {{\"method\", \"params\"}}"
+                ));
+            }
         };
         keys.push(batch.add_raw_named::<Value>(&key, &method, params, false));
     }
@@ -136,12 +160,24 @@ pub(crate) async fn batch(args: BatchArgs) -> Result<(), String> {
             Err(error) => {
                 failed = true;
                 let api = error.api();
-                entry.insert("error".into(), api.map_or_else(|| error.to_string(), |a| a.code.as_str().to_owned()).into());
-                entry.insert("error_description".into(), api.map_or_else(String::new, |a| a.description.clone()).into());
+                entry.insert(
+                    "error".into(),
+                    api.map_or_else(|| error.to_string(), |a| a.code.as_str().to_owned())
+                        .into(),
+                );
+                entry.insert(
+                    "error_description".into(),
+                    api.map_or_else(String::new, |a| a.description.clone())
+                        .into(),
+                );
             }
         }
         out.insert(key.key().to_owned(), Value::Object(entry));
     }
     print_json(&Value::Object(out), args.raw);
-    if failed { Err("some commands failed (see their \"error\")".to_owned()) } else { Ok(()) }
+    if failed {
+        Err("some commands failed (see their \"error\")".to_owned())
+    } else {
+        Ok(())
+    }
 }

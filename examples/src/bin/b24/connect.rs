@@ -10,11 +10,16 @@ use bitrix24::{Client, OAuthApp};
 /// Connection options shared by every command that talks to a portal.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Connection {
-    /// Incoming webhook URL (https://<portal>/rest/<user>/<secret>/); else BITRIX24_WEBHOOK_URL.
-    #[arg(long, global = true, env = "BITRIX24_WEBHOOK_URL", hide_env_values = true)]
+    /// Incoming webhook URL, `https://<portal>/rest/<user>/<secret>/`; else `BITRIX24_WEBHOOK_URL`.
+    #[arg(
+        long,
+        global = true,
+        env = "BITRIX24_WEBHOOK_URL",
+        hide_env_values = true
+    )]
     pub(crate) webhook: Option<String>,
     /// Tokens file of an OAuth app (JSON written by the SDK's token store); used when no
-    /// webhook is given, with BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET.
+    /// webhook is given, with `BITRIX24_CLIENT_ID` and `BITRIX24_CLIENT_SECRET`.
     #[arg(long, global = true, env = "BITRIX24_TOKENS_FILE")]
     pub(crate) tokens_file: Option<PathBuf>,
 }
@@ -25,16 +30,19 @@ impl Connection {
         if let Some(webhook) = &self.webhook {
             return Client::from_webhook(webhook).map_err(|e| e.to_string());
         }
-        let (Ok(id), Ok(secret), Some(file)) =
-            (std::env::var("BITRIX24_CLIENT_ID"), std::env::var("BITRIX24_CLIENT_SECRET"), &self.tokens_file)
-        else {
+        let (Ok(id), Ok(secret), Some(file)) = (
+            std::env::var("BITRIX24_CLIENT_ID"),
+            std::env::var("BITRIX24_CLIENT_SECRET"),
+            &self.tokens_file,
+        ) else {
             return Err("no portal: pass --webhook URL or set BITRIX24_WEBHOOK_URL (or BITRIX24_CLIENT_ID, \
                         BITRIX24_CLIENT_SECRET and --tokens-file for an OAuth app)"
                 .to_owned());
         };
         let mut app = OAuthApp::new(id, secret);
         if let Ok(token_url) = std::env::var("BITRIX24_OAUTH_TOKEN_URL") {
-            let url = url::Url::parse(&token_url).map_err(|_| "BITRIX24_OAUTH_TOKEN_URL is not a URL".to_owned())?;
+            let url = url::Url::parse(&token_url)
+                .map_err(|_| "BITRIX24_OAUTH_TOKEN_URL is not a URL".to_owned())?;
             app = app.with_token_url(url);
         }
         let store = JsonFileTokenStore::new(file);
@@ -43,6 +51,9 @@ impl Connection {
             .await
             .map_err(|e| format!("cannot read the tokens file: {e}"))?
             .ok_or_else(|| format!("{} holds no tokens", file.display()))?;
-        Client::builder().oauth(app, tokens, store).build().map_err(|e| e.to_string())
+        Client::builder()
+            .oauth(app, tokens, store)
+            .build()
+            .map_err(|e| e.to_string())
     }
 }

@@ -72,8 +72,19 @@ impl Sink {
             }
             Format::Csv => {
                 if self.columns.is_none() {
-                    let columns: Vec<String> = row.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
-                    writeln!(self.out, "{}", columns.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","))?;
+                    let columns: Vec<String> = row
+                        .as_object()
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
+                    writeln!(
+                        self.out,
+                        "{}",
+                        columns
+                            .iter()
+                            .map(|c| csv_cell(c))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )?;
                     self.columns = Some(columns);
                 }
                 let columns = self.columns.as_deref().unwrap_or_default();
@@ -102,7 +113,11 @@ impl Sink {
 
 /// A CSV cell, quoted when it holds a comma, a quote or a line break.
 fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }
 
 /// Writes the checkpoint atomically, so a crash never leaves half a file.
@@ -123,12 +138,19 @@ fn shape(method: &str) -> (Option<&'static str>, &'static str) {
     }
 }
 
-pub(crate) async fn export(args: ExportArgs) -> Result<(), String> {
+/// The list parameters from `--filter`, `--select` and `key=value` pairs, after checking the
+/// flags go together.
+fn list_params(args: &ExportArgs) -> Result<serde_json::Map<String, Value>, String> {
     if args.resume.is_some() && args.format == Format::Json {
-        return Err("--resume works with --format ndjson or csv (a JSON array cannot be appended to)".to_owned());
+        return Err(
+            "--resume works with --format ndjson or csv (a JSON array cannot be appended to)"
+                .to_owned(),
+        );
     }
     if args.resume.is_some() && args.format == Format::Csv && args.select.is_empty() {
-        return Err("--resume with --format csv needs --select, so the columns stay the same".to_owned());
+        return Err(
+            "--resume with --format csv needs --select, so the columns stay the same".to_owned(),
+        );
     }
     let mut params = parse_pairs(&args.params)?;
     let filter = parse_pairs(&args.filter)?;
@@ -138,26 +160,26 @@ pub(crate) async fn export(args: ExportArgs) -> Result<(), String> {
     if !args.select.is_empty() {
         params.insert("select".into(), Value::from(args.select.clone()));
     }
-    let checkpoint: Option<ExportCheckpoint> = match &args.resume {
+    Ok(params)
+}
+
+/// The checkpoint to resume from, when `--resume` names a file that exists.
+fn load_checkpoint(args: &ExportArgs) -> Result<Option<ExportCheckpoint>, String> {
+    match &args.resume {
         Some(path) if path.exists() => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            Some(serde_json::from_str(&text).map_err(|_| format!("{} is not an export checkpoint", path.display()))?)
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|_| format!("{} is not an export checkpoint", path.display()))
         }
-        _ => None,
-    };
-    let resuming = checkpoint.is_some();
-
-    let client = args.connection.client().await?;
-    let (items_key, id_field) = shape(&args.method);
-    let mut list = client.list_raw(&args.method, Value::Object(params)).id_field(id_field);
-    if let Some(key) = items_key {
-        list = list.items_key(key);
+        _ => Ok(None),
     }
-    let mut export = list.export().shards(args.shards);
-    if let Some(checkpoint) = checkpoint {
-        export = export.resume(checkpoint);
-    }
+}
 
+/// Where rows go: `--output` (appended to when resuming) or standard output, with the CSV
+/// header written first when the columns are known.
+fn open_sink(args: &ExportArgs, resuming: bool) -> Result<Sink, String> {
     let out: Box<dyn Write> = match &args.output {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -171,7 +193,12 @@ pub(crate) async fn export(args: ExportArgs) -> Result<(), String> {
         }
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let mut sink = Sink { out, format: args.format, columns: None, rows: 0 };
+    let mut sink = Sink {
+        out,
+        format: args.format,
+        columns: None,
+        rows: 0,
+    };
     if args.format == Format::Csv && !args.select.is_empty() {
         sink.columns = Some(args.select.clone());
         // A resumed CSV already has its header.
@@ -180,14 +207,47 @@ pub(crate) async fn export(args: ExportArgs) -> Result<(), String> {
             writeln!(sink.out, "{}", header.join(",")).map_err(|e| format!("cannot write: {e}"))?;
         }
     }
+    Ok(sink)
+}
 
-    let progress = if std::io::stderr().is_terminal() { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
-    progress.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+pub(crate) async fn export(args: ExportArgs) -> Result<(), String> {
+    let params = list_params(&args)?;
+    let checkpoint = load_checkpoint(&args)?;
+    let resuming = checkpoint.is_some();
+
+    let client = args.connection.client().await?;
+    let (items_key, id_field) = shape(&args.method);
+    let mut list = client
+        .list_raw(&args.method, Value::Object(params))
+        .id_field(id_field);
+    if let Some(key) = items_key {
+        list = list.items_key(key);
+    }
+    let mut export = list.export().shards(args.shards);
+    if let Some(checkpoint) = checkpoint {
+        export = export.resume(checkpoint);
+    }
+
+    let mut sink = open_sink(&args, resuming)?;
+
+    let progress = if std::io::stderr().is_terminal() {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     progress.enable_steady_tick(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let mut pages = Box::pin(export.pages());
     while let Some(page) = pages.try_next().await.map_err(|e| crate::describe(&e))? {
-        let written = page.rows.iter().try_for_each(|row| sink.write(row)).and_then(|()| sink.out.flush());
+        let written = page
+            .rows
+            .iter()
+            .try_for_each(|row| sink.write(row))
+            .and_then(|()| sink.out.flush());
         match written {
             Ok(()) => {}
             // The reader went away (`| head`): stop quietly, as command-line tools do.
@@ -201,6 +261,7 @@ pub(crate) async fn export(args: ExportArgs) -> Result<(), String> {
             save_checkpoint(path, &page.checkpoint)?;
         }
         let metrics = client.metrics();
+        #[allow(clippy::cast_precision_loss)] // a rate shown to a person
         let rate = sink.rows as f64 / started.elapsed().as_secs_f64().max(0.001);
         progress.set_message(format!(
             "{} rows ({rate:.0}/s), {} requests, {} throttling waits",

@@ -53,7 +53,11 @@ pub(crate) fn describe(error: &bitrix24::Error) -> String {
     let method = error.method().map(|m| format!("{m}: ")).unwrap_or_default();
     let code = api.code.as_str();
     let description = api.description.trim_end_matches("<br>").trim();
-    let mut line = if code.is_empty() { format!("{method}HTTP {}", api.http_status) } else { format!("{method}{code} (HTTP {})", api.http_status) };
+    let mut line = if code.is_empty() {
+        format!("{method}HTTP {}", api.http_status)
+    } else {
+        format!("{method}{code} (HTTP {})", api.http_status)
+    };
     if !description.is_empty() {
         line.push_str(": ");
         line.push_str(description);
@@ -65,7 +69,11 @@ pub(crate) fn describe(error: &bitrix24::Error) -> String {
 /// output quietly.
 pub(crate) fn print_json(value: &Value, raw: bool) {
     use std::io::Write;
-    let text = if raw { value.to_string() } else { serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()) };
+    let text = if raw {
+        value.to_string()
+    } else {
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    };
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
@@ -74,9 +82,15 @@ async fn main() -> ExitCode {
     // `.env` never overrides what the environment already says.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    let filter = if cli.verbose { "bitrix24=debug" } else { "bitrix24=warn" };
+    let filter = if cli.verbose {
+        "bitrix24=debug"
+    } else {
+        "bitrix24=warn"
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

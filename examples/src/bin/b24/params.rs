@@ -8,7 +8,8 @@ pub(crate) fn parse_pairs(pairs: &[String]) -> Result<Map<String, Value>, String
     let mut root = Map::new();
     for pair in pairs {
         let (key, value) = if let Some((key, json)) = pair.split_once(":=") {
-            let value = serde_json::from_str(json).map_err(|e| format!("`{key}:=…` is not JSON: {e}"))?;
+            let value =
+                serde_json::from_str(json).map_err(|e| format!("`{key}:=…` is not JSON: {e}"))?;
             (key, value)
         } else if let Some((key, text)) = pair.split_once('=') {
             (key, Value::String(text.to_owned()))
@@ -49,7 +50,11 @@ fn insert(root: &mut Map<String, Value>, key: &str, value: Value) -> Result<(), 
             return Err(format!("`{key}` mixes a value and sub-keys"));
         };
         let segment = if segment.is_empty() {
-            map.keys().filter_map(|k| k.parse::<u64>().ok()).max().map_or(0, |m| m + 1).to_string()
+            map.keys()
+                .filter_map(|k| k.parse::<u64>().ok())
+                .max()
+                .map_or(0, |m| m + 1)
+                .to_string()
         } else {
             segment.to_owned()
         };
@@ -61,15 +66,25 @@ fn insert(root: &mut Map<String, Value>, key: &str, value: Value) -> Result<(), 
 
 /// Maps keyed `0..n` become lists, as the portal reads them.
 fn normalize(map: Map<String, Value>) -> Map<String, Value> {
-    map.into_iter().map(|(k, v)| (k, normalize_value(v))).collect()
+    map.into_iter()
+        .map(|(k, v)| (k, normalize_value(v)))
+        .collect()
 }
 
 fn normalize_value(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             let map = normalize(map);
-            let listed = !map.is_empty() && map.keys().enumerate().all(|(i, k)| k.parse::<usize>().ok() == Some(i));
-            if listed { Value::Array(map.into_iter().map(|(_, v)| v).collect()) } else { Value::Object(map) }
+            let listed = !map.is_empty()
+                && map
+                    .keys()
+                    .enumerate()
+                    .all(|(i, k)| k.parse::<usize>().ok() == Some(i));
+            if listed {
+                Value::Array(map.into_iter().map(|(_, v)| v).collect())
+            } else {
+                Value::Object(map)
+            }
         }
         other => other,
     }
@@ -83,10 +98,17 @@ mod tests {
 
     #[test]
     fn php_keys_and_json_values() {
-        let pairs: Vec<String> = ["fields[TITLE]=x", "fields[PHONE][0][VALUE]=+7999", "select[]=ID", "select[]=TITLE", "start:=-1", "filter[>ID]=5"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let pairs: Vec<String> = [
+            "fields[TITLE]=x",
+            "fields[PHONE][0][VALUE]=+7999",
+            "select[]=ID",
+            "select[]=TITLE",
+            "start:=-1",
+            "filter[>ID]=5",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
         let params = parse_pairs(&pairs).unwrap();
         assert_eq!(
             Value::Object(params),
@@ -94,6 +116,9 @@ mod tests {
         );
         assert!(parse_pairs(&["oops".to_owned()]).is_err());
         assert!(parse_pairs(&["n:=nope".to_owned()]).is_err());
-        assert_eq!(Value::Object(parse_query("ID=5&fields%5BTITLE%5D=a%26b").unwrap()), json!({ "ID": "5", "fields": { "TITLE": "a&b" } }));
+        assert_eq!(
+            Value::Object(parse_query("ID=5&fields%5BTITLE%5D=a%26b").unwrap()),
+            json!({ "ID": "5", "fields": { "TITLE": "a&b" } })
+        );
     }
 }
