@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-/// The path of a binary of the `bitrix24-examples` package, built once if missing.
+/// The path of a binary of the `bitrix24-examples` package, built (once) first.
 fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let dir = std::env::current_exe()
@@ -20,16 +20,16 @@ fn binary(name: &str) -> PathBuf {
         .unwrap()
         .to_path_buf();
     let path = dir.join(name);
-    if !path.exists() {
-        BUILT.get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "bitrix24-examples", "--bins"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the binaries failed");
-        });
-    }
+    // Built once per run even when present: a binary left from an older build would test
+    // old code (cargo does not rebuild another package's binaries for these tests).
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "bitrix24-examples", "--bins"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the binaries failed");
+    });
     path
 }
 
@@ -56,14 +56,18 @@ impl Sandbox {
             .spawn()
             .expect("b24 sandbox starts");
         let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
         let mut webhook = None;
-        for line in BufReader::new(stdout).lines() {
+        for line in lines.by_ref() {
             let line = line.unwrap();
             if let Some(url) = line.strip_prefix("webhook: ") {
                 webhook = Some(url.trim().to_owned());
                 break;
             }
         }
+        // Keep reading, as a terminal would: the rest of the output must not meet a closed
+        // pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         let webhook = webhook.expect("b24 sandbox prints a `webhook: …` line");
         assert!(
             webhook.starts_with("http://127.0.0.1:") && webhook.contains("/rest/1/"),
@@ -249,4 +253,80 @@ fn the_demo_runs_to_the_end() {
             "`{expected}` missing from the demo's output:\n{stdout}"
         );
     }
+}
+
+/// Sends one HTTP POST to `address` and returns the status code.
+fn post(address: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /handler HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn events_listen_prints_verified_events_and_refuses_forged_ones() {
+    let mut child = Command::new(binary("b24"))
+        .args(["events", "listen", "--port", "0", "--token", "tok-42"])
+        .env_remove("BITRIX24_APPLICATION_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first
+        .strip_prefix("listening: http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+
+    let event = "event=ONCRMLEADADD&event_handler_id=7&data%5BFIELDS%5D%5BID%5D=42&ts=1700000000\
+                 &auth%5Bdomain%5D=example.bitrix24.com&auth%5Bmember_id%5D=m1&auth%5Baccess_token%5D=secret-access";
+    assert_eq!(
+        post(
+            &address,
+            &format!("{event}&auth%5Bapplication_token%5D=forged")
+        ),
+        401
+    );
+    assert_eq!(post(&address, "not-an-event"), 400);
+    assert_eq!(
+        post(
+            &address,
+            &format!("{event}&auth%5Bapplication_token%5D=tok-42")
+        ),
+        200
+    );
+
+    // Only the accepted event is printed, and never its tokens.
+    let line = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !line.contains("secret-access") && !line.contains("tok-42"),
+        "{line}"
+    );
+    let printed: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(printed["event"], "ONCRMLEADADD");
+    assert_eq!(printed["verified"], true);
+    assert_eq!(printed["typed"], true);
+    assert_eq!(printed["data"]["FIELDS"]["ID"], "42");
+}
+
+#[test]
+fn events_bind_needs_an_application_and_says_so() {
+    let sandbox = Sandbox::start(0);
+    let out = sandbox.b24(&["events", "bind", "ONCRMLEADADD", "https://example.com/h"]);
+    let stderr = text(&out.stderr);
+    // An incoming webhook has no application context; the portal's refusal is one line.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("event.bind"), "{stderr}");
 }

@@ -4,6 +4,8 @@
 //! b24 call crm.lead.add 'fields[TITLE]=x' 'fields[PHONE][0][VALUE]=+79990001122' --webhook URL
 //! b24 batch commands.json
 //! b24 export crm.lead.list --select ID --select TITLE --format ndjson --output leads.ndjson
+//! b24 events listen --port 8089 --token APPLICATION_TOKEN
+//! b24 events bind ONCRMLEADADD https://example.com/bitrix24/events
 //! b24 sandbox --port 8088 --plan standard --seed-leads 100000
 //! ```
 //!
@@ -12,8 +14,17 @@
 //! and the exit status is 1.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// `println!` that never panics: a server whose output is no longer read (`| head`, a closed
+/// terminal) keeps serving. Returns whether the line was written.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        crate::say(format_args!($($arg)*))
+    };
+}
+
 mod call;
 mod connect;
+mod events;
 mod export;
 mod params;
 mod sandbox;
@@ -41,6 +52,8 @@ enum Command {
     Batch(call::BatchArgs),
     /// Exports every row of a list method, as fast as the portal's limits allow.
     Export(export::ExportArgs),
+    /// Receives events, or manages an application's event bindings.
+    Events(events::EventsArgs),
     /// Runs a sandbox portal (a Bitrix24 emulator) on 127.0.0.1 until stopped.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -63,6 +76,13 @@ pub(crate) fn describe(error: &bitrix24::Error) -> String {
         line.push_str(description);
     }
     line
+}
+
+/// Writes one line to standard output; `false` when it cannot be written.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
 }
 
 /// Prints JSON: pretty by default, on one line with `raw`. A closed pipe (`| head`) ends the
@@ -98,6 +118,7 @@ async fn main() -> ExitCode {
         Command::Call(args) => call::call(args).await,
         Command::Batch(args) => call::batch(args).await,
         Command::Export(args) => export::export(args).await,
+        Command::Events(args) => events::events(args).await,
         Command::Sandbox(args) => sandbox::sandbox(args).await,
     };
     match outcome {

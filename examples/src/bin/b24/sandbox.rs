@@ -90,19 +90,19 @@ pub(crate) async fn sandbox(args: SandboxArgs) -> Result<(), String> {
     }
     let portal = builder.start().await.map_err(|e| e.to_string())?;
     let app = portal.oauth_app();
-    println!("sandbox portal: {}", portal.base_url());
-    println!("webhook: {}", portal.webhook_url());
-    println!(
+    say!("sandbox portal: {}", portal.base_url());
+    say!("webhook: {}", portal.webhook_url());
+    say!(
         "oauth app: client_id={} token_url={}",
         app.client_id(),
         app.token_url()
     );
-    println!(
+    say!(
         "oauth app client_secret: {}",
         app.client_secret().expose_secret()
     );
-    println!("plan: {:?}; seeded leads: {}", args.plan, args.seed_leads);
-    println!("press Ctrl-C to stop");
+    say!("plan: {:?}; seeded leads: {}", args.plan, args.seed_leads);
+    say!("press Ctrl-C to stop");
 
     stopped().await?;
     if let Some(path) = &args.snapshot {
@@ -110,7 +110,7 @@ pub(crate) async fn sandbox(args: SandboxArgs) -> Result<(), String> {
         tokio::fs::write(path, snapshot.to_string())
             .await
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("state saved to {}", path.display());
+        say!("state saved to {}", path.display());
     }
     portal.shutdown().await;
     Ok(())
