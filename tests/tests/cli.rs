@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-/// The path of a binary of the `bitrix24-examples` package, built (once) first.
+/// The path of a binary of the `bitrix24-examples` package (`examples/NAME` for an example),
+/// built (once) first.
 fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let dir = std::env::current_exe()
@@ -25,7 +26,7 @@ fn binary(name: &str) -> PathBuf {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "bitrix24-examples", "--bins"])
+            .args(["build", "-p", "bitrix24-examples", "--bins", "--examples"])
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the binaries failed");
@@ -329,4 +330,38 @@ fn events_bind_needs_an_application_and_says_so() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("event.bind"), "{stderr}");
+}
+
+#[test]
+fn the_examples_run_on_the_embedded_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let leads = dir.path().join("leads.ndjson");
+    let table: [(&str, &[&str], &str); 4] = [
+        ("quickstart", &[], "signed in as"),
+        (
+            "export_leads",
+            &[leads.to_str().unwrap()],
+            "exported 20000 leads",
+        ),
+        ("upload_file", &[], "downloaded 23 bytes back"),
+        ("event_receiver", &[], "verified ONCRMLEADADD for lead 1"),
+    ];
+    for (example, args, expected) in table {
+        let out = Command::new(binary(&format!("examples/{example}")))
+            .args(args)
+            .env_remove("BITRIX24_WEBHOOK_URL")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(expected),
+            "{example}: {stdout}{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&leads).unwrap().lines().count(),
+        20_000
+    );
 }
