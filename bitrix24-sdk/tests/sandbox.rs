@@ -7,6 +7,9 @@
     clippy::too_many_lines
 )]
 
+#[path = "sandbox/support.rs"]
+mod support;
+
 #[path = "sandbox/batch_list.rs"]
 mod batch_list;
 #[path = "sandbox/conformance.rs"]

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bitrix24::sandbox::SandboxPortal;
-use bitrix24::{Client, ErrorKind, Limits, Method, RetryPolicy};
+use bitrix24::{Client, ErrorKind, Limits, Method};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::conformance::fixtures_dir;
+
+use crate::support::quick_client;
 
 async fn portal(leads: u64) -> SandboxPortal {
     SandboxPortal::builder()
@@ -18,15 +20,6 @@ async fn portal(leads: u64) -> SandboxPortal {
         .seed_leads(leads)
         .start()
         .await
-        .unwrap()
-}
-
-fn client(portal: &SandboxPortal) -> Client {
-    Client::builder()
-        .webhook(portal.webhook_url())
-        .limits(Limits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
         .unwrap()
 }
 
@@ -93,7 +86,7 @@ fn list_leads(filter: Value) -> ListLeads {
 #[tokio::test]
 async fn a_batch_chains_typed_commands_and_keeps_each_result() {
     let portal = portal(0).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let mut batch = client.batch();
     let added = batch.add(AddLead {
         fields: json!({ "TITLE": "Chained & more?" }),
@@ -124,7 +117,7 @@ async fn commands_run_in_the_order_they_were_added() {
     // Regression: a JSON map with sorted keys sent `c10` before `c2`, so a chain longer than
     // ten commands referred to results that did not exist yet.
     let portal = portal(1).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let mut batch = client.batch();
     let mut previous = batch.add(GetLead { id: json!(1) });
     let mut keys = vec![previous.clone()];
@@ -143,7 +136,7 @@ async fn commands_run_in_the_order_they_were_added() {
 #[tokio::test]
 async fn halt_stops_at_the_first_failure_and_later_commands_say_so() {
     let portal = portal(0).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let mut batch = client.batch();
     batch.halt(true);
     let missing = batch.add(GetLead { id: json!(1) });
@@ -160,7 +153,7 @@ async fn halt_stops_at_the_first_failure_and_later_commands_say_so() {
 #[tokio::test]
 async fn invalid_batches_are_refused_before_anything_is_sent() {
     let portal = portal(0).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let mut batch = client.batch();
     for _ in 0..51 {
         batch.add(GetLead { id: json!(1) });
@@ -188,7 +181,7 @@ async fn invalid_batches_are_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn batch_all_sends_fifty_a_request_and_keeps_input_order() {
     let portal = portal(0).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let adds = (0..120).map(|i| AddLead {
         fields: json!({ "TITLE": format!("bulk {i}") }),
     });
@@ -215,7 +208,7 @@ async fn batch_all_sends_fifty_a_request_and_keeps_input_order() {
 #[tokio::test]
 async fn batch_all_reports_each_failure_and_keeps_the_successes() {
     let portal = portal(3).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let results: Vec<_> = client
         .batch_all((1..=5).map(|id| GetLead { id: json!(id) }))
         .collect()
@@ -236,7 +229,7 @@ async fn commands_encode_as_the_documented_request_reads() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("batch.request.json")).unwrap())
             .unwrap();
     let portal = portal(0).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let by_hand: Value = client.call_raw("batch", documented).await.unwrap();
     let mut batch = client.batch();
     let user = batch.add_raw_named::<Value>("get_user", "user.current", json!({}), true);
@@ -260,7 +253,7 @@ async fn commands_encode_as_the_documented_request_reads() {
 #[tokio::test]
 async fn offset_streams_page_through_everything() {
     let portal = portal(120).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let leads: Vec<Lead> = client
         .call(list_leads(json!({})))
         .stream()
@@ -282,7 +275,7 @@ async fn offset_streams_page_through_everything() {
 #[tokio::test]
 async fn keyset_streams_go_both_ways_without_counting() {
     let portal = portal(130).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let ids = |rows: Vec<Lead>| {
         rows.into_iter()
             .map(|l| l.id.parse::<u64>().unwrap())
@@ -340,7 +333,7 @@ async fn delete(client: &Client, ids: Vec<u64>) {
 #[tokio::test]
 async fn export_delivers_every_row_once_in_few_requests() {
     let portal = portal(12_000).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let rows: Vec<Lead> = client
         .call(list_leads(json!({})))
         .export()
@@ -359,7 +352,7 @@ async fn export_delivers_every_row_once_in_few_requests() {
 #[tokio::test]
 async fn an_interrupted_export_resumes_from_its_checkpoint() {
     let portal = portal(6_000).await;
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let list = || client.list_raw("crm.lead.list", json!({ "select": ["ID"] }));
     let mut pages = Box::pin(list().export().shards(2).pages());
     let mut seen = BTreeSet::new();
@@ -414,7 +407,7 @@ async fn export_property_random_gaps_filters_and_concurrent_writes() {
         let mut rng = fastrand::Rng::with_seed(seed);
         let leads = rng.u64(300..4_000);
         let portal = portal(leads).await;
-        let client = client(&portal);
+        let client = quick_client(&portal);
         let gaps: Vec<u64> = (1..=leads).filter(|_| rng.u8(..) < 60).collect();
         delete(&client, gaps.clone()).await;
         let statuses = ["NEW", "IN_PROCESS", "PROCESSED", "JUNK"];

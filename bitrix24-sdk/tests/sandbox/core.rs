@@ -9,22 +9,7 @@ use bitrix24::{Client, ErrorCode, ErrorKind, Limits, RetryPolicy};
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-async fn unlimited() -> SandboxPortal {
-    SandboxPortal::builder()
-        .limits(Limits::unlimited())
-        .start()
-        .await
-        .unwrap()
-}
-
-fn quick_client(portal: &SandboxPortal) -> Client {
-    Client::builder()
-        .webhook(portal.webhook_url())
-        .limits(Limits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
+use crate::support::{quick_client, unlimited};
 
 #[tokio::test]
 async fn a_wrong_webhook_secret_is_refused() {

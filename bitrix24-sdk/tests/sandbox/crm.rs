@@ -3,34 +3,12 @@
 use std::time::Duration;
 
 use bitrix24::sandbox::SandboxPortal;
-use bitrix24::{Client, Limits, RetryPolicy};
+use bitrix24::{Client, Limits};
 use serde_json::{Value, json};
 
+use crate::support::{call, quick_client, unlimited};
+
 const GIF: &str = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==";
-
-async fn portal() -> SandboxPortal {
-    SandboxPortal::builder()
-        .limits(Limits::unlimited())
-        .start()
-        .await
-        .unwrap()
-}
-
-fn client(portal: &SandboxPortal) -> Client {
-    Client::builder()
-        .webhook(portal.webhook_url())
-        .limits(Limits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
-
-async fn call(client: &Client, method: &str, params: Value) -> Value {
-    client
-        .call_raw::<Value>(method, params)
-        .await
-        .unwrap_or_else(|error| panic!("{method}: {error}"))
-}
 
 async fn error(client: &Client, method: &str, params: Value) -> (String, Option<u16>, String) {
     let Err(error) = client.call_raw::<Value>(method, params).await else {
@@ -49,8 +27,8 @@ async fn error(client: &Client, method: &str, params: Value) -> (String, Option<
 
 #[tokio::test]
 async fn old_and_universal_methods_share_the_rows() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let id = call(
         &client,
         "crm.lead.add",
@@ -140,8 +118,8 @@ async fn old_and_universal_methods_share_the_rows() {
 
 #[tokio::test]
 async fn multi_fields_change_through_both_apis() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let id = call(
         &client,
         "crm.contact.add",
@@ -226,7 +204,7 @@ async fn item_lists_page_filter_and_skip_the_count() {
         .start()
         .await
         .unwrap();
-    let client = client(&portal);
+    let client = quick_client(&portal);
     let first = client
         .call_raw::<Value>(
             "crm.item.list",
@@ -303,8 +281,8 @@ async fn item_lists_page_filter_and_skip_the_count() {
 
 #[tokio::test]
 async fn lead_list_filters_by_origin_id_for_exactly_once_intake() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     for origin in ["site-1", "site-2"] {
         call(&client, "crm.lead.add", json!({ "fields": { "TITLE": origin, "ORIGINATOR_ID": "website", "ORIGIN_ID": origin } })).await;
     }
@@ -321,8 +299,8 @@ async fn lead_list_filters_by_origin_id_for_exactly_once_intake() {
 
 #[tokio::test]
 async fn timeline_comments_keep_their_files() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let deal = call(
         &client,
         "crm.deal.add",
@@ -425,8 +403,8 @@ async fn timeline_comments_keep_their_files() {
 
 #[tokio::test]
 async fn timeline_comment_errors() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let deal = call(
         &client,
         "crm.deal.add",
@@ -461,8 +439,8 @@ async fn timeline_comment_errors() {
 
 #[tokio::test]
 async fn comment_events_reach_handlers() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     // Nobody listens there: the delivery is still recorded, with its form.
     let _ = portal.add_outgoing_webhook("ONCRMTIMELINECOMMENTADD", "http://127.0.0.1:9/handler");
     let _ = portal.add_outgoing_webhook("ONCRMLEADADD", "http://127.0.0.1:9/handler");
@@ -518,8 +496,8 @@ async fn comment_events_reach_handlers() {
 
 #[tokio::test]
 async fn duplicates_are_found_whatever_the_phone_formatting() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let lead = call(
         &client,
         "crm.lead.add",
@@ -572,8 +550,8 @@ async fn duplicates_are_found_whatever_the_phone_formatting() {
 
 #[tokio::test]
 async fn file_fields_take_base64_and_read_back_as_links() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let contact = call(
         &client,
         "crm.contact.add",
@@ -656,8 +634,8 @@ async fn file_fields_take_base64_and_read_back_as_links() {
 
 #[tokio::test]
 async fn smart_processes_live_in_their_own_tables() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let item = call(
         &client,
         "crm.item.add",
@@ -700,8 +678,8 @@ async fn smart_processes_live_in_their_own_tables() {
 
 #[tokio::test]
 async fn universal_method_errors_are_the_documented_ones() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let (code, status, description) = error(
         &client,
         "crm.item.add",
@@ -767,8 +745,8 @@ async fn universal_method_errors_are_the_documented_ones() {
 
 #[tokio::test]
 async fn notifications_are_recorded() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let first = call(
         &client,
         "im.notify.system.add",
@@ -843,8 +821,8 @@ async fn notifications_are_recorded() {
 
 #[tokio::test]
 async fn chat_messages_are_recorded() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let message = call(
         &client,
         "im.message.add",

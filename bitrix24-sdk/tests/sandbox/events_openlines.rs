@@ -9,22 +9,7 @@ use bitrix24::sandbox::SandboxPortal;
 use bitrix24::{Client, ErrorCode, Limits, RetryPolicy};
 use serde_json::{Value, json};
 
-async fn portal() -> SandboxPortal {
-    SandboxPortal::builder()
-        .limits(Limits::unlimited())
-        .start()
-        .await
-        .unwrap()
-}
-
-fn webhook(portal: &SandboxPortal) -> Client {
-    Client::builder()
-        .webhook(portal.webhook_url())
-        .limits(Limits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
+use crate::support::{call, quick_client, unlimited};
 
 fn app(portal: &SandboxPortal) -> Client {
     Client::builder()
@@ -114,13 +99,6 @@ async fn arrival(bodies: &Arc<Mutex<Vec<Form>>>, event: &str) -> Form {
     );
 }
 
-async fn call(client: &Client, method: &str, params: Value) -> Value {
-    client
-        .call_raw::<Value>(method, params)
-        .await
-        .unwrap_or_else(|error| panic!("{method}: {error}"))
-}
-
 async fn fails(client: &Client, method: &str, params: Value) -> bitrix24::Error {
     match client.call_raw::<Value>(method, params).await {
         Ok(result) => panic!("{method} succeeded: {result}"),
@@ -130,10 +108,10 @@ async fn fails(client: &Client, method: &str, params: Value) -> bitrix24::Error 
 
 #[tokio::test]
 async fn bound_events_arrive_as_form_posts_with_the_application_token() {
-    let portal = portal().await;
+    let portal = unlimited().await;
     let (url, bodies) = receiver(200).await;
     let app = app(&portal);
-    let hook = webhook(&portal);
+    let hook = quick_client(&portal);
     assert_eq!(
         call(
             &app,
@@ -222,7 +200,7 @@ async fn bound_events_arrive_as_form_posts_with_the_application_token() {
 
 #[tokio::test]
 async fn a_failing_handler_is_not_retried() {
-    let portal = portal().await;
+    let portal = unlimited().await;
     let (url, bodies) = receiver(500).await;
     let app = app(&portal);
     call(
@@ -232,7 +210,7 @@ async fn a_failing_handler_is_not_retried() {
     )
     .await;
     call(
-        &webhook(&portal),
+        &quick_client(&portal),
         "crm.deal.add",
         json!({ "fields": { "TITLE": "Deal" } }),
     )
@@ -247,7 +225,7 @@ async fn a_failing_handler_is_not_retried() {
 
 #[tokio::test]
 async fn event_test_delivers_onapptest_with_the_query() {
-    let portal = portal().await;
+    let portal = unlimited().await;
     let (url, bodies) = receiver(200).await;
     let app = app(&portal);
     call(
@@ -262,7 +240,7 @@ async fn event_test_delivers_onapptest_with_the_query() {
     );
     let form = arrival(&bodies, "ONAPPTEST").await;
     assert_eq!(form.get("data[QUERY][any]"), Some("data"));
-    let refused = fails(&webhook(&portal), "event.test", json!({})).await;
+    let refused = fails(&quick_client(&portal), "event.test", json!({})).await;
     assert_eq!(refused.code(), Some(&ErrorCode::WrongAuthType));
     let scoped = call(&app, "events", json!({ "SCOPE": "imconnector" })).await;
     assert!(
@@ -275,10 +253,10 @@ async fn event_test_delivers_onapptest_with_the_query() {
 
 #[tokio::test]
 async fn offline_events_queue_and_are_fetched_with_a_process_id() {
-    let portal = portal().await;
+    let portal = unlimited().await;
     let (url, bodies) = receiver(200).await;
     let app = app(&portal);
-    let hook = webhook(&portal);
+    let hook = quick_client(&portal);
     call(
         &app,
         "event.bind",
@@ -502,8 +480,8 @@ fn customer_message(user: &str, chat: &str, id: &str, text: &str) -> Value {
 
 #[tokio::test]
 async fn connector_methods_refuse_webhooks() {
-    let portal = portal().await;
-    let hook = webhook(&portal);
+    let portal = unlimited().await;
+    let hook = quick_client(&portal);
     for method in [
         "imconnector.register",
         "imconnector.unregister",
@@ -533,10 +511,10 @@ async fn connector_methods_refuse_webhooks() {
 
 #[tokio::test]
 async fn customer_messages_open_a_chat_a_session_and_a_lead() {
-    let portal = portal().await;
+    let portal = unlimited().await;
     let (url, bodies) = receiver(200).await;
     let app = app(&portal);
-    let hook = webhook(&portal);
+    let hook = quick_client(&portal);
     let inactive = fails(&app, "imconnector.send.messages", json!({ "CONNECTOR": "myconn", "LINE": 1, "MESSAGES": [customer_message("u42", "tg-42", "m1", "Hi")] })).await;
     assert_eq!(
         inactive.code().map(ErrorCode::as_str),
@@ -640,7 +618,7 @@ async fn customer_messages_open_a_chat_a_session_and_a_lead() {
 
 #[tokio::test]
 async fn operator_replies_reach_the_connector_in_the_documented_shape() {
-    let portal = portal().await;
+    let portal = unlimited().await;
     let (url, bodies) = receiver(200).await;
     let app = app(&portal);
     connect(&app, &url).await;

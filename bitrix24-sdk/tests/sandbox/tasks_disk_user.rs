@@ -3,32 +3,10 @@
 use std::time::Duration;
 
 use bitrix24::sandbox::SandboxPortal;
-use bitrix24::{Client, ErrorCode, Limits, RetryPolicy};
+use bitrix24::{Client, ErrorCode, Limits};
 use serde_json::{Value, json};
 
-async fn portal() -> SandboxPortal {
-    SandboxPortal::builder()
-        .limits(Limits::unlimited())
-        .start()
-        .await
-        .unwrap()
-}
-
-fn client(portal: &SandboxPortal) -> Client {
-    Client::builder()
-        .webhook(portal.webhook_url())
-        .limits(Limits::unlimited())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
-}
-
-async fn call(client: &Client, method: &str, params: Value) -> Value {
-    client
-        .call_raw::<Value>(method, params)
-        .await
-        .unwrap_or_else(|error| panic!("{method}: {error}"))
-}
+use crate::support::{call, quick_client, unlimited};
 
 async fn error_code(client: &Client, method: &str, params: Value) -> String {
     match client.call_raw::<Value>(method, params).await {
@@ -112,8 +90,8 @@ async fn download(url: &str) -> reqwest::Response {
 #[tokio::test]
 #[allow(clippy::too_many_lines)]
 async fn a_task_goes_through_its_statuses() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let added = call(&client, "tasks.task.add", json!({ "fields": { "TITLE": "Prepare the offer", "RESPONSIBLE_ID": 2, "CREATED_BY": 1, "DEADLINE": "2031-05-01T18:00:00", "UF_CRM_TASK": ["D_1"] } })).await;
     let task = &added["task"];
     let id = number(&task["id"]);
@@ -244,8 +222,8 @@ async fn a_task_goes_through_its_statuses() {
 
 #[tokio::test]
 async fn task_events_carry_the_documented_payload() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     // Nobody listens on the discard port: the delivery is recorded as failed, with its form.
     for event in [
         "ONTASKADD",
@@ -338,8 +316,8 @@ async fn task_events_carry_the_documented_payload() {
 
 #[tokio::test]
 async fn comments_carry_disk_files() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let folder = root(&client).await;
     let file = number(&upload(&client, folder, "scan.pdf", b"%PDF-1.4 sandbox").await["ID"]);
     let task = number(
@@ -424,8 +402,8 @@ async fn comments_carry_disk_files() {
 #[tokio::test]
 #[allow(clippy::too_many_lines)]
 async fn files_upload_inline_and_in_two_steps() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let folder = number(
         &call(
             &client,
@@ -557,8 +535,8 @@ async fn files_upload_inline_and_in_two_steps() {
 
 #[tokio::test]
 async fn file_names_are_unique_per_folder() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let folder = root(&client).await;
     upload(&client, folder, "report.docx", b"one").await;
     let duplicate = error_code(&client, "disk.folder.uploadFile", json!({ "id": folder, "data": { "NAME": "report.docx" }, "fileContent": ["r", base64(b"two")] })).await;
@@ -599,8 +577,8 @@ async fn file_names_are_unique_per_folder() {
 
 #[tokio::test]
 async fn the_app_storage_needs_an_application() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let error = client
         .call_raw::<Value>("disk.storage.getForApp", json!({}))
         .await
@@ -626,8 +604,8 @@ async fn the_app_storage_needs_an_application() {
 
 #[tokio::test]
 async fn users_update_user_fields_and_search() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let me = call(&client, "user.current", json!({})).await;
     assert_eq!(
         (me["ID"].as_str(), me["ACTIVE"].as_bool()),
@@ -708,8 +686,8 @@ async fn users_update_user_fields_and_search() {
 
 #[tokio::test]
 async fn files_tasks_and_people_survive_a_snapshot() {
-    let portal = portal().await;
-    let client = client(&portal);
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
     let file = number(&upload(&client, root(&client).await, "kept.txt", b"kept bytes").await["ID"]);
     let task = call(&client, "tasks.task.add", json!({ "fields": { "TITLE": "Kept", "RESPONSIBLE_ID": 3, "UF_TASK_WEBDAV_FILES": [format!("n{file}")] } })).await;
     let task = number(&task["task"]["id"]);
@@ -734,7 +712,7 @@ async fn files_tasks_and_people_survive_a_snapshot() {
         .start()
         .await
         .unwrap();
-    let client = self::client(&restored);
+    let client = quick_client(&restored);
     assert_eq!(
         restored.disk_file(file),
         Some(("kept.txt".to_owned(), b"kept bytes".to_vec()))
