@@ -39,6 +39,8 @@ mod reply;
 mod server;
 mod state;
 mod tasks;
+#[cfg(test)]
+mod testing;
 mod user;
 
 use std::collections::HashMap;

@@ -1273,7 +1273,6 @@ impl SandboxPortal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::params::Params;
     use super::super::registry::{Caller, CallerKind};
     use super::*;
 
@@ -1290,11 +1289,6 @@ mod tests {
         params: Value,
         app: bool,
     ) -> Outcome {
-        let base = Url::parse("http://127.0.0.1:1/").unwrap();
-        let Value::Object(map) = params else {
-            panic!("params must be an object")
-        };
-        let params = Params::new(map);
         let caller = Caller {
             key: "test".into(),
             user_id: 1,
@@ -1306,15 +1300,7 @@ mod tests {
                 CallerKind::Webhook
             },
         };
-        let mut ctx = Ctx {
-            state,
-            params: &params,
-            caller: &caller,
-            clock: Clock::new(),
-            base_url: &base,
-            emitted: Vec::new(),
-        };
-        handler(&mut ctx)
+        crate::sandbox::testing::call(state, &caller, handler, params).0
     }
 
     fn root_of_user(state: &State, user: u64) -> u64 {

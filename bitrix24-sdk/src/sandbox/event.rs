@@ -653,63 +653,12 @@ pub(crate) fn register(registry: &mut Registry) {
 #[allow(clippy::too_many_lines)]
 mod tests {
     use serde_json::json;
-    use url::Url;
 
     use super::*;
     use crate::sandbox::clock::Clock;
-    use crate::sandbox::registry::{Caller, Emitted};
+    use crate::sandbox::registry::Caller;
     use crate::sandbox::state::State;
-
-    fn app(user_id: u64) -> Caller {
-        Caller {
-            key: "app:x".into(),
-            user_id,
-            kind: CallerKind::App {
-                client_id: "x".into(),
-            },
-        }
-    }
-
-    fn call(
-        state: &mut State,
-        caller: &Caller,
-        handler: fn(&mut Ctx<'_>) -> Outcome,
-        params: Value,
-    ) -> (Outcome, Vec<Emitted>) {
-        let Value::Object(map) = params else {
-            panic!("params must be an object")
-        };
-        let params = Params::new(map);
-        let base = Url::parse("http://127.0.0.1:1/").unwrap();
-        let mut ctx = Ctx {
-            state,
-            params: &params,
-            caller,
-            clock: Clock::new(),
-            base_url: &base,
-            emitted: Vec::new(),
-        };
-        let outcome = handler(&mut ctx);
-        (outcome, ctx.emitted)
-    }
-
-    fn ok(
-        state: &mut State,
-        caller: &Caller,
-        handler: fn(&mut Ctx<'_>) -> Outcome,
-        params: Value,
-    ) -> Value {
-        call(state, caller, handler, params).0.unwrap().result
-    }
-
-    fn err(
-        state: &mut State,
-        caller: &Caller,
-        handler: fn(&mut Ctx<'_>) -> Outcome,
-        params: Value,
-    ) -> Fail {
-        call(state, caller, handler, params).0.unwrap_err()
-    }
+    use crate::sandbox::testing::{app, call, err, ok};
 
     #[test]
     fn bind_validates_and_refuses_duplicates() {

@@ -599,8 +599,6 @@ fn add(ctx: &mut Ctx<'_>) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use url::Url;
-
     use super::super::registry::{Caller, CallerKind, Emitted};
     use super::*;
 
@@ -616,26 +614,12 @@ mod tests {
         handler: fn(&mut Ctx<'_>) -> Outcome,
         params: Value,
     ) -> (Outcome, Vec<Emitted>) {
-        let base = Url::parse("http://127.0.0.1:1/").unwrap();
-        let Value::Object(map) = params else {
-            panic!("params must be an object")
-        };
-        let params = Params::new(map);
         let caller = Caller {
             key: "test".into(),
             user_id: user,
             kind: CallerKind::Webhook,
         };
-        let mut ctx = Ctx {
-            state,
-            params: &params,
-            caller: &caller,
-            clock: Clock::new(),
-            base_url: &base,
-            emitted: Vec::new(),
-        };
-        let outcome = handler(&mut ctx);
-        (outcome, ctx.emitted)
+        crate::sandbox::testing::call(state, &caller, handler, params)
     }
 
     fn call(state: &mut State, handler: fn(&mut Ctx<'_>) -> Outcome, params: Value) -> Outcome {

@@ -1,11 +1,9 @@
 //! Unit tests of the tasks module: handlers called on an in-memory state.
 
 use serde_json::{Value, json};
-use url::Url;
 
 use super::super::clock::Clock;
-use super::super::params::Params;
-use super::super::registry::{Caller, CallerKind, Ctx, Emitted, Handler, Registry};
+use super::super::registry::{Caller, CallerKind, Emitted, Handler, Registry};
 use super::super::reply::{Outcome, Reply};
 use super::super::state::State;
 use super::super::user;
@@ -31,26 +29,12 @@ impl Portal {
             .get(method)
             .unwrap_or_else(|| panic!("no method {method}"))
             .handler;
-        let base = Url::parse("http://127.0.0.1:1/").unwrap();
-        let Value::Object(map) = params else {
-            panic!("params must be an object")
-        };
-        let params = Params::new(map);
         let caller = Caller {
             key: "test".into(),
             user_id: user,
             kind: CallerKind::Webhook,
         };
-        let mut ctx = Ctx {
-            state: &mut self.state,
-            params: &params,
-            caller: &caller,
-            clock: Clock::new(),
-            base_url: &base,
-            emitted: Vec::new(),
-        };
-        let outcome = handler(&mut ctx);
-        (outcome, ctx.emitted)
+        crate::sandbox::testing::call(&mut self.state, &caller, handler, params)
     }
 
     fn call(&mut self, method: &str, params: Value) -> Outcome {
