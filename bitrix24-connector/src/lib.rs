@@ -10,5 +10,7 @@
 //!
 //! None of them is implemented yet; the SDK they build on comes first.
 
+pub mod leads;
+
 /// The SDK this crate is built on, re-exported so integrators need a single dependency.
 pub use bitrix24;
