@@ -16,7 +16,7 @@
 //! | `utm_source`, `utm_medium`, `utm_campaign`, `utm_content`, `utm_term` | at most [`FormRules::max_utm_chars`] each |
 //! | `page_url` | absolute `http`/`https` URL, at most [`FormRules::max_page_url_chars`] |
 //! | [`FormRules::honeypot_field`] (`website`) | hidden from people; filled in means [`LeadForm::spam`] |
-//! | `files[]`, `files` or `file` | attachments, see [`detect_file_kind`] and the size limits in [`FormRules`] |
+//! | `files[]`, `files`, `file` or `files[N]` | attachments, see [`detect_file_kind`] and the size limits in [`FormRules`] |
 //!
 //! At least one of `phone` and `email` is required (`no_contact`, reported on `phone`). Text
 //! values are trimmed and lose control characters; blank values count as absent. Unknown fields

@@ -89,7 +89,9 @@ fn decode(index: usize, name: &str, content: &str, rules: &FormRules) -> Result<
         _ => content,
     };
     // Four base64 characters carry three bytes: refuse what is too large before decoding it.
-    let decoded_at_least = u64::try_from(content.len() / 4 * 3)
+    // Line breaks of MIME-wrapped base64 carry nothing, so they are not counted.
+    let data_chars = content.bytes().filter(|b| !b.is_ascii_whitespace()).count();
+    let decoded_at_least = u64::try_from(data_chars / 4 * 3)
         .unwrap_or(u64::MAX)
         .saturating_sub(3);
     if decoded_at_least > rules.max_file_bytes {

@@ -39,7 +39,7 @@ pub(super) async fn read(
                 RawText::Value(String::from_utf8_lossy(&part.bytes).into_owned())
             };
             raw.set(text_field, value);
-        } else if matches!(key.as_str(), "files[]" | "files" | "file") {
+        } else if is_file_field(&key) {
             let file_name = field.file_name().unwrap_or_default().to_owned();
             let index = file_parts;
             // Past the count or total limit a part is only probed (cap 0) to see whether it is
@@ -74,6 +74,16 @@ pub(super) async fn read(
         // Any other field is dropped unread; multer skips its content.
     }
     Ok(raw)
+}
+
+/// `files[]` and `files` (one input with `multiple`), `file`, and the indexed `files[0]`,
+/// `files[1]`, … some form libraries send.
+fn is_file_field(key: &str) -> bool {
+    matches!(key, "files" | "file")
+        || key
+            .strip_prefix("files[")
+            .and_then(|rest| rest.strip_suffix(']'))
+            .is_some_and(|index| index.bytes().all(|b| b.is_ascii_digit()))
 }
 
 struct Part {

@@ -557,6 +557,16 @@ fn json_file_limits() {
         errors.0[0].message,
         "\u{201C}a.txt\u{201D} is larger than 64 bytes."
     );
+    // MIME-style line breaks in the base64 do not count towards the size.
+    let encoded = STANDARD.encode(text(64));
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(8)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    let wrapped = lines.join("\r\n");
+    let form = parse(json!([{"name": "w.txt", "content_base64": wrapped}])).unwrap();
+    assert_eq!(form.files[0].bytes.len(), 64);
     // Far too large is refused before decoding.
     assert_eq!(
         pairs(&parse(json!([json_file("a.txt", &text(10_000))])).unwrap_err()),
@@ -717,11 +727,17 @@ async fn multipart_accepts_files_file_and_files_brackets() {
         .file("file", "a.pdf", samples::PDF)
         .file("files", "b.png", samples::PNG)
         .file("files[]", "c.txt", samples::TEXT)
+        .file("files[3]", "d.gif", samples::GIF87)
         .file("attachment", "ignored.pdf", samples::EXE)
+        .file("files[x]", "ignored.pdf", samples::EXE)
+        .file("file[]", "ignored.pdf", samples::EXE)
         .end();
     let form = from_multipart(body).await.unwrap();
     let kinds: Vec<_> = form.files.iter().map(|f| f.kind).collect();
-    assert_eq!(kinds, [FileKind::Pdf, FileKind::Png, FileKind::Txt]);
+    assert_eq!(
+        kinds,
+        [FileKind::Pdf, FileKind::Png, FileKind::Txt, FileKind::Gif]
+    );
 }
 
 #[tokio::test]
