@@ -12,3 +12,5 @@
 
 /// The SDK this crate is built on, re-exported so integrators need a single dependency.
 pub use bitrix24;
+
+pub mod telegram;
