@@ -187,7 +187,7 @@ pub(super) fn parse_tag_at(text: &str, start: usize) -> Option<RawTag<'_>> {
     };
     let attr_ok = match (tag.attr_rule(), attr) {
         _ if closing => attr.is_none() && !tag.is_void(),
-        (AttrRule::Never, None) | (AttrRule::OptionalValue, None) | (AttrRule::Any, _) => true,
+        (AttrRule::Never | AttrRule::OptionalValue, None) | (AttrRule::Any, _) => true,
         (AttrRule::OptionalValue | AttrRule::RequiredValue, Some(value)) => {
             !spaced && !value.trim().is_empty()
         }
@@ -231,14 +231,12 @@ pub(super) fn tokenize(text: &str) -> Vec<Token<'_>> {
         let (token, next) = match bytes[i] {
             b'[' => match parse_tag_at(text, i) {
                 Some(raw) if raw.tag == Tag::Code && !raw.closing => {
-                    match find_code_end(text, raw.end) {
-                        Some((inner_end, after)) => (Token::Code(&text[raw.end..inner_end]), after),
+                    let Some((inner_end, after)) = find_code_end(text, raw.end) else {
                         // Bitrix only treats [code] as code when it is closed.
-                        None => {
-                            i += 1;
-                            continue;
-                        }
-                    }
+                        i += 1;
+                        continue;
+                    };
+                    (Token::Code(&text[raw.end..inner_end]), after)
                 }
                 Some(raw) if raw.tag == Tag::Br => (Token::Newline, raw.end),
                 Some(raw) if raw.closing => (Token::Close(raw.tag), raw.end),

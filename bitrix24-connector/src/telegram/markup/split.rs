@@ -269,33 +269,29 @@ fn choose_cut(items: &[Item<'_>], dropped: &[bool], start: usize, limit: usize) 
                 .find(|&&(k, _, before)| k == kind && before >= half)
         })
         .or_else(|| candidates.last());
-    match chosen {
-        Some(&(_, run_start, _)) => {
-            let run_end = (run_start..items.len())
-                .find(|&i| !(items[i].is_tag() || items[i].is_whitespace()))
-                .unwrap_or(items.len());
-            // Closing tags inside the run stay with the text they close; opening tags move on.
-            let boundary = (run_start..run_end)
-                .rev()
-                .find(|&i| matches!(items[i], Item::Close { .. }))
-                .map_or(run_start, |i| i + 1);
-            Cut {
-                boundary,
-                dropped: run_start..run_end,
-            }
+    let Some(&(_, run_start, _)) = chosen else {
+        // No break to use: cut before the overflowing character, leaving the tags that open right
+        // before it to the next part.
+        let mut boundary = overflow;
+        while boundary > start + 1 && matches!(items[boundary - 1], Item::Open { .. }) {
+            boundary -= 1;
         }
-        None => {
-            // No break to use: cut before the overflowing character, leaving the tags that open
-            // right before it to the next part.
-            let mut boundary = overflow;
-            while boundary > start + 1 && matches!(items[boundary - 1], Item::Open { .. }) {
-                boundary -= 1;
-            }
-            Cut {
-                boundary,
-                dropped: 0..0,
-            }
-        }
+        return Cut {
+            boundary,
+            dropped: 0..0,
+        };
+    };
+    let run_end = (run_start..items.len())
+        .find(|&i| !(items[i].is_tag() || items[i].is_whitespace()))
+        .unwrap_or(items.len());
+    // Closing tags inside the run stay with the text they close; opening tags move on.
+    let boundary = (run_start..run_end)
+        .rev()
+        .find(|&i| matches!(items[i], Item::Close { .. }))
+        .map_or(run_start, |i| i + 1);
+    Cut {
+        boundary,
+        dropped: run_start..run_end,
     }
 }
 
