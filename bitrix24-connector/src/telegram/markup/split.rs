@@ -130,7 +130,7 @@ fn entity_at(html: &str, start: usize) -> Option<Item<'_>> {
 /// ```
 /// use bitrix24_connector::telegram::markup::visible_len_utf16;
 ///
-/// assert_eq!(visible_len_utf16("<b>Hi</b> &amp; 😀"), 6);
+/// assert_eq!(visible_len_utf16("<b>Hi</b> &amp; 😀"), 7); // the emoji is 2
 /// assert_eq!(visible_len_utf16("Привет"), 6);
 /// ```
 pub fn visible_len_utf16(html: &str) -> usize {
