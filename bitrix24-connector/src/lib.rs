@@ -14,3 +14,5 @@ pub mod leads;
 
 /// The SDK this crate is built on, re-exported so integrators need a single dependency.
 pub use bitrix24;
+
+pub mod telegram;
