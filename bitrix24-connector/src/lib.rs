@@ -1,18 +1,19 @@
 //! Ready-to-run Bitrix24 integrations built only on the public API of the `bitrix24` SDK.
 //!
-//! This crate will hold three durable, idempotent flows, each with a binary in `examples/`:
+//! Three durable, idempotent flows, each with a binary in `examples/`:
 //!
-//! - **Telegram bridge**: customers write in Telegram, operators answer in Bitrix24 Open Lines
-//!   (`imconnector.*`), both ways, with attachments, delivery status and CRM binding.
-//! - **Lead intake**: a website form endpoint that stores every submission first, uploads its
-//!   attachments to Disk and creates the CRM lead exactly once.
-//! - **Approval flow**: approvals as Bitrix24 tasks, decided from Telegram with inline buttons.
+//! - **Lead intake** ([`leads`], binary `lead-intake`): a website form endpoint that stores
+//!   every submission first, uploads its attachments to Disk and creates the CRM lead exactly
+//!   once, through portal outages, lost replies and restarts.
+//! - **Telegram bridge** (in progress; [`telegram::markup`] converts operator BB-code to
+//!   Telegram HTML): customers write in Telegram, operators answer in Bitrix24 Open Lines.
+//! - **Approval flow** (to come): approvals as Bitrix24 tasks, decided from Telegram.
 //!
-//! None of them is implemented yet; the SDK they build on comes first.
+//! Everything a flow receives is written to the [`store`] (SQLite) before it is acknowledged.
 
 pub mod leads;
+pub mod store;
+pub mod telegram;
 
 /// The SDK this crate is built on, re-exported so integrators need a single dependency.
 pub use bitrix24;
-
-pub mod telegram;

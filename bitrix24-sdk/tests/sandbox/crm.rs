@@ -881,3 +881,31 @@ async fn chat_messages_are_recorded() {
     .await;
     assert_eq!(code, "CANT_EDIT_MESSAGE");
 }
+
+#[tokio::test]
+async fn a_lead_bound_to_a_contact_is_a_repeat_lead() {
+    let portal = unlimited().await;
+    let client = quick_client(&portal);
+    let contact = call(
+        &client,
+        "crm.contact.add",
+        json!({ "fields": { "NAME": "Known" } }),
+    )
+    .await;
+    let fresh = call(
+        &client,
+        "crm.lead.add",
+        json!({ "fields": { "TITLE": "New" } }),
+    )
+    .await;
+    let repeat = call(
+        &client,
+        "crm.lead.add",
+        json!({ "fields": { "TITLE": "Again", "CONTACT_ID": contact, "IS_RETURN_CUSTOMER": "N" } }),
+    )
+    .await;
+    let fresh = call(&client, "crm.lead.get", json!({ "id": fresh })).await;
+    let repeat = call(&client, "crm.lead.get", json!({ "id": repeat })).await;
+    assert_eq!(fresh["IS_RETURN_CUSTOMER"], "N");
+    assert_eq!(repeat["IS_RETURN_CUSTOMER"], "Y", "{repeat}");
+}

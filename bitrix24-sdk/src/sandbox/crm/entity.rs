@@ -310,6 +310,19 @@ fn write_fields(
             );
         }
     }
+    if entity.name == "lead" {
+        // A lead bound to an existing contact or company is a "repeat lead": the portal derives
+        // the read-only IS_RETURN_CUSTOMER from the binding.
+        let bound = ["CONTACT_ID", "COMPANY_ID"].iter().any(|field| {
+            row.get(*field)
+                .and_then(value_str)
+                .is_some_and(|id| id.parse::<u64>().is_ok_and(|id| id > 0))
+        });
+        row.insert(
+            "IS_RETURN_CUSTOMER".into(),
+            Value::String(if bound { "Y" } else { "N" }.into()),
+        );
+    }
 }
 
 /// A stored row as the portal returns it: every field of `select`, `null` where unset (an empty
