@@ -9,6 +9,13 @@
 //! - **Approval flow**: approvals as Bitrix24 tasks, decided from Telegram with inline buttons.
 //!
 //! None of them is implemented yet; the SDK they build on comes first.
+//!
+//! With the `sandbox` feature, [`sandbox_telegram`] provides an in-process emulator of the
+//! Telegram Bot API, so these flows can be tested end to end with an unchanged
+//! `teloxide_core::Bot`, alongside the SDK's sandbox Bitrix24 portal.
 
 /// The SDK this crate is built on, re-exported so integrators need a single dependency.
 pub use bitrix24;
+
+#[cfg(feature = "sandbox")]
+pub mod sandbox_telegram;
