@@ -722,7 +722,7 @@ fn answer_callback_query(shared: &Shared, params: &Params) -> Result<Value, ApiE
             // A query can be answered once; later answers get the same error as stale ones.
             _ => {
                 return Err(ApiError::bad_request(
-                    "query is too old and response timeout expired or query ID is invalid",
+                    "query is too old and response timeout expired or query id is invalid",
                 ));
             }
         }
