@@ -576,3 +576,82 @@ async fn a_webhook_that_keeps_failing_gives_up_and_reports_the_error() {
     let info = bot.get_webhook_info().await.unwrap();
     assert!(info.last_error_message.unwrap().contains("500"));
 }
+
+#[tokio::test]
+async fn plain_forms_and_media_by_url_work_like_the_real_api() {
+    let (telegram, bot) = setup().await;
+    let alice = telegram.customer(1001, "Alice");
+    // curl-style URL-encoded request, reply_markup as serialized JSON text.
+    let url = format!("{}bot{}/SENDMESSAGE", telegram.api_url(), telegram.token());
+    let keyboard = r#"{"inline_keyboard":[[{"text":"Go","url":"https://example.com"}]]}"#;
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(&url)
+        .form(&[
+            ("chat_id", "1001"),
+            ("text", "from a form"),
+            ("reply_markup", keyboard),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["result"]["text"], "from a form");
+    assert_eq!(
+        body["result"]["reply_markup"]["inline_keyboard"][0][0]["text"],
+        "Go"
+    );
+
+    // A button without an action, and callback data over 64 bytes, are refused.
+    let no_action = r#"{"inline_keyboard":[[{"text":"Nothing"}]]}"#;
+    let response = reqwest::Client::new()
+        .post(&url)
+        .form(&[
+            ("chat_id", "1001"),
+            ("text", "x"),
+            ("reply_markup", no_action),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let long_data =
+        InlineKeyboardMarkup::new([[InlineKeyboardButton::callback("A", "d".repeat(65))]]);
+    let error = bot
+        .send_message(ChatId(1001), "x")
+        .reply_markup(long_data)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, RequestError::Api(ApiError::ButtonDataInvalid)),
+        "{error:?}"
+    );
+
+    // The sandbox downloads a file given by URL, here one of the customer's own files.
+    alice.send_voice(&b"voice note"[..], 2);
+    let updates = bot.get_updates().await.unwrap();
+    let voice = message(&updates[0]).voice().unwrap();
+    let file = bot.get_file(voice.file.id.clone()).await.unwrap();
+    let file_url = format!(
+        "{}file/bot{}/{}",
+        telegram.api_url(),
+        telegram.token(),
+        file.path
+    )
+    .parse()
+    .unwrap();
+    let forwarded = bot
+        .send_voice(ChatId(1001), InputFile::url(file_url))
+        .await
+        .unwrap();
+    let stored = telegram
+        .file(&forwarded.voice().unwrap().file.id.0)
+        .unwrap();
+    assert_eq!(&stored.bytes[..], b"voice note");
+    assert_ne!(
+        stored.file_id, voice.file.id.0,
+        "a URL upload is a new file"
+    );
+}
