@@ -10,8 +10,14 @@
 //! - **Approval flow** (to come): approvals as Bitrix24 tasks, decided from Telegram.
 //!
 //! Everything a flow receives is written to the [`store`] (SQLite) before it is acknowledged.
+//!
+//! With the `sandbox` feature, `sandbox_telegram` provides an in-process emulator of the
+//! Telegram Bot API, so these flows are tested end to end with an unchanged
+//! `teloxide_core::Bot`, beside the SDK's sandbox Bitrix24 portal.
 
 pub mod leads;
+#[cfg(feature = "sandbox")]
+pub mod sandbox_telegram;
 pub mod store;
 pub mod telegram;
 
