@@ -444,7 +444,7 @@ fn events_bind_needs_an_application_and_says_so() {
 fn the_examples_run_on_the_embedded_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let leads = dir.path().join("leads.ndjson");
-    let table: [(&str, &[&str], &str); 4] = [
+    let table: [(&str, &[&str], &str); 6] = [
         ("quickstart", &[], "signed in as"),
         (
             "export_leads",
@@ -477,5 +477,15 @@ fn the_examples_run_on_the_embedded_sandbox() {
     assert_eq!(
         std::fs::read_to_string(&leads).unwrap().lines().count(),
         20_000
+    );
+    // oauth_app: the install left one portal's tokens, and the refresh replaced them there.
+    let tokens: Vec<PathBuf> = files_under(&dir.path().join("tokens"));
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tokens[0]).unwrap()).unwrap();
+    assert!(
+        stored["refresh_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
     );
 }
