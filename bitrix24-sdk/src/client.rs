@@ -367,7 +367,8 @@ impl Client {
             Outcome::Reply { status, body } => {
                 span.record("status", status);
                 if let Some(recorder) = &self.inner.recorder {
-                    recorder.record(name, params, status, &body).await;
+                    let access = token.map(|view| view.access_token.expose_secret());
+                    recorder.record(name, params, access, status, &body).await;
                 }
                 self.decode_reply(name, status, &body).map(Step::Done)
             }

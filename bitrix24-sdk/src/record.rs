@@ -8,7 +8,12 @@
 //!   query values become `[redacted]` (download and upload URLs are signed with tokens);
 //! - personal data (names, e-mails, phones, addresses, birthdays, multi-field values) keep
 //!   their shape — letters become `x`, digits `0` — so a fixture still reads like the real reply
-//!   without naming anyone.
+//!   without naming anyone;
+//! - `domain` values become `portal.example`; URLs inside longer texts and the query strings of
+//!   batch commands (`crm.lead.get?id=1&auth=…`) are scrubbed like whole values;
+//! - last, whatever the client itself knows to be secret — the webhook secret, the portal's
+//!   host, the OAuth client secret and access token — is replaced wherever it still appears,
+//!   in values and in keys, so a secret echoed in an unexpected place cannot reach the disk.
 //!
 //! The case name is a digest of the scrubbed request, so recording the same call again
 //! replaces its fixture instead of adding one.
@@ -65,6 +70,17 @@ const PERSONAL_KEYS: [&str; 24] = [
 /// Multi-field keys: their items' `VALUE`s are personal data.
 const MULTI_FIELDS: [&str; 5] = ["phone", "email", "im", "web", "fm"];
 
+/// Keys whose values name the portal's host, compared without regard to case and `_`.
+const DOMAIN_KEYS: [&str; 3] = ["domain", "serverdomain", "clientdomain"];
+
+/// What a portal's host becomes.
+const PORTAL: &str = "portal.example";
+
+fn is_secret_key(key: &str) -> bool {
+    let key = normalized(key);
+    SECRET_KEYS.iter().any(|s| normalized(s) == key)
+}
+
 fn normalized(key: &str) -> String {
     key.chars()
         .filter(|c| *c != '_')
@@ -97,7 +113,7 @@ fn scrub_url(text: &str) -> Option<String> {
         return None;
     }
     let _ = url.set_scheme("https");
-    url.set_host(Some("portal.example")).ok()?;
+    url.set_host(Some(PORTAL)).ok()?;
     let _ = url.set_port(None);
     // Webhook paths carry their secret as the third segment: /rest/{user}/{secret}/…
     let segments: Vec<String> = url
@@ -115,7 +131,7 @@ fn scrub_url(text: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let secret = SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s));
+            let secret = is_secret_key(&k);
             (
                 k.into_owned(),
                 if secret {
@@ -134,9 +150,122 @@ fn scrub_url(text: &str) -> Option<String> {
     Some(url.to_string())
 }
 
+/// Scrubs a batch command, `method?query`: secret parameters become `[redacted]`, personal
+/// ones are masked, URLs are scrubbed. `None` when `text` is not a command.
+fn scrub_command(text: &str) -> Option<String> {
+    let (method, query) = text.split_once('?')?;
+    let is_method = !method.is_empty()
+        && method
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'));
+    // Commands are URL-encoded: a space means prose that happens to hold a `?`.
+    if !is_method || !query.contains('=') || query.contains(char::is_whitespace) {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(key, value)| {
+            // `fields[PHONE][0][VALUE]`: judge the value by every segment of its key.
+            let segments: Vec<String> = key
+                .split(['[', ']'])
+                .filter(|segment| !segment.is_empty())
+                .map(normalized)
+                .collect();
+            let has = |names: &[&str]| segments.iter().any(|s| names.contains(&s.as_str()));
+            let value = if segments.iter().any(|s| is_secret_key(s)) {
+                "[redacted]".to_owned()
+            } else if has(&DOMAIN_KEYS) {
+                PORTAL.to_owned()
+            } else if let Some(url) = scrub_url(&value) {
+                url
+            } else if has(&PERSONAL_KEYS) || has(&MULTI_FIELDS) {
+                mask(&value)
+            } else {
+                value.into_owned()
+            };
+            (key.into_owned(), value)
+        })
+        .collect();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    Some(format!("{method}?{query}"))
+}
+
+/// Scrubs the URLs inside a longer text (an error description, a comment).
+fn scrub_embedded_urls(text: &str) -> Option<String> {
+    if !text.contains("http://") && !text.contains("https://") {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["http://", "https://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
+            .unwrap_or(tail.len());
+        let candidate = &tail[..end];
+        // Trailing punctuation belongs to the sentence, not to the URL.
+        let trimmed = candidate.trim_end_matches(['.', ',', ';', ':', ')', ']', '!', '?']);
+        match scrub_url(trimmed) {
+            Some(url) => out.push_str(&url),
+            // Not a URL after all: keep nothing of it rather than risk a secret.
+            None => out.push_str("[redacted]"),
+        }
+        out.push_str(&candidate[trimmed.len()..]);
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Scrubs a JSON tree in place.
 pub fn scrub(value: &mut Value) {
     scrub_in(value, Context::Plain);
+}
+
+/// Scrubs a JSON tree in place, then replaces every occurrence of the `known` secrets (each
+/// with its replacement) in values and keys. Empty secrets are ignored.
+pub fn scrub_known(value: &mut Value, known: &[(String, String)]) {
+    scrub(value);
+    let known: Vec<&(String, String)> = known.iter().filter(|(s, _)| !s.is_empty()).collect();
+    if !known.is_empty() {
+        replace_known(value, &known);
+    }
+}
+
+fn replace_text(text: &str, known: &[&(String, String)]) -> Option<String> {
+    let mut out: Option<String> = None;
+    for (secret, replacement) in known {
+        let current = out.as_deref().unwrap_or(text);
+        if current.contains(secret.as_str()) {
+            out = Some(current.replace(secret.as_str(), replacement));
+        }
+    }
+    out
+}
+
+fn replace_known(value: &mut Value, known: &[&(String, String)]) {
+    match value {
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut inner) in entries {
+                replace_known(&mut inner, known);
+                map.insert(replace_text(&key, known).unwrap_or(key), inner);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| replace_known(item, known)),
+        Value::String(text) => {
+            if let Some(replaced) = replace_text(text, known) {
+                *text = replaced;
+            }
+        }
+        _ => {}
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -151,13 +280,14 @@ fn scrub_in(value: &mut Value, context: Context) {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
                 let key_norm = normalized(key);
-                if SECRET_KEYS.iter().any(|s| normalized(s) == key_norm)
-                    && !inner.is_object()
-                    && !inner.is_array()
-                {
+                if is_secret_key(key) && !inner.is_object() && !inner.is_array() {
                     if !inner.is_null() {
                         *inner = Value::String("[redacted]".into());
                     }
+                    continue;
+                }
+                if DOMAIN_KEYS.contains(&key_norm.as_str()) && inner.is_string() {
+                    *inner = Value::String(PORTAL.into());
                     continue;
                 }
                 let next = if context == Context::Multi && (key_norm == "value") {
@@ -180,6 +310,10 @@ fn scrub_in(value: &mut Value, context: Context) {
                 *text = url;
             } else if context == Context::Personal {
                 *text = mask(text);
+            } else if let Some(command) = scrub_command(text) {
+                *text = command;
+            } else if let Some(scrubbed) = scrub_embedded_urls(text) {
+                *text = scrubbed;
             }
         }
         _ => {}
@@ -187,14 +321,39 @@ fn scrub_in(value: &mut Value, context: Context) {
 }
 
 /// Writes fixtures for one client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Recorder {
     dir: PathBuf,
+    /// Literal secrets the client knows, with what replaces them.
+    known: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("dir", &self.dir)
+            .field("known", &self.known.len())
+            .finish()
+    }
 }
 
 impl Recorder {
     pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            known: Vec::new(),
+        }
+    }
+
+    /// Replaces `secret` with `replacement` wherever it appears in a fixture.
+    #[must_use]
+    pub(crate) fn with_known(mut self, secret: &str, replacement: &str) -> Self {
+        if !secret.is_empty() {
+            self.known.push((secret.to_owned(), replacement.to_owned()));
+            // Longer first, so a secret that contains another is replaced whole.
+            self.known.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        }
+        self
     }
 
     /// Where a fixture of `method` with this (scrubbed) request goes.
@@ -211,13 +370,26 @@ impl Recorder {
     }
 
     /// Records one exchange; a failure to write is logged, never turned into a call failure.
-    pub(crate) async fn record(&self, method: &str, params: &[u8], status: u16, body: &[u8]) {
+    /// `access_token` is the token the request was sent with, if any: replaced like the
+    /// other known secrets.
+    pub(crate) async fn record(
+        &self,
+        method: &str,
+        params: &[u8],
+        access_token: Option<&str>,
+        status: u16,
+        body: &[u8],
+    ) {
         let mut request: Value =
             serde_json::from_slice(params).unwrap_or_else(|_| Value::Object(Map::new()));
         let mut response: Value =
             serde_json::from_slice(body).unwrap_or_else(|_| Value::String("[not JSON]".into()));
-        scrub(&mut request);
-        scrub(&mut response);
+        let mut known = self.known.clone();
+        if let Some(token) = access_token.filter(|t| !t.is_empty()) {
+            known.insert(0, (token.to_owned(), "[redacted]".to_owned()));
+        }
+        scrub_known(&mut request, &known);
+        scrub_known(&mut response, &known);
         let path = self.path_for(method, &request);
         let fixture =
             json!({ "method": method, "request": request, "status": status, "response": response });
@@ -294,6 +466,92 @@ mod tests {
             value["hook"],
             "https://portal.example/rest/1/[redacted]/crm.lead.add"
         );
+    }
+
+    #[test]
+    fn domains_commands_and_embedded_urls_are_scrubbed() {
+        let mut value = json!({
+            "domain": "acme.bitrix24.ru",
+            "DOMAIN": "acme.bitrix24.ru",
+            "cmd": {
+                "a": "crm.lead.get?id=1&auth=tok-9",
+                "b": "crm.lead.add?fields%5BNAME%5D=Ivan&fields%5BTITLE%5D=Order&fields%5BPHONE%5D%5B0%5D%5BVALUE%5D=%2B7999",
+            },
+            "error_description": "See https://acme.bitrix24.ru/rest/1/s3cr3t/profile, then retry.",
+            "text": "Order? no=1 stays",
+        });
+        scrub(&mut value);
+        let text = value.to_string();
+        for leaked in ["acme", "tok-9", "Ivan", "7999", "s3cr3t"] {
+            assert!(!text.contains(leaked), "{leaked} leaked: {text}");
+        }
+        assert_eq!(value["domain"], "portal.example");
+        assert_eq!(value["DOMAIN"], "portal.example");
+        assert_eq!(value["cmd"]["a"], "crm.lead.get?id=1&auth=%5Bredacted%5D");
+        assert!(
+            value["cmd"]["b"]
+                .as_str()
+                .unwrap()
+                .contains("fields%5BTITLE%5D=Order"),
+            "{text}"
+        );
+        assert_eq!(
+            value["error_description"],
+            "See https://portal.example/rest/1/[redacted]/profile, then retry."
+        );
+        assert_eq!(value["text"], "Order? no=1 stays");
+    }
+
+    #[test]
+    fn secrets_the_client_knows_are_replaced_everywhere() {
+        let mut value = json!({
+            "TITLE": "pasted wh-secret-1 by mistake",
+            "COMMENTS": "from 127.0.0.1:8088",
+            "wh-secret-1": { "ID": "1" },
+        });
+        let known = [
+            ("wh-secret-1".to_owned(), "[redacted]".to_owned()),
+            ("127.0.0.1".to_owned(), "portal.example".to_owned()),
+            (String::new(), "never".to_owned()),
+        ];
+        scrub_known(&mut value, &known);
+        assert_eq!(value["TITLE"], "pasted [redacted] by mistake");
+        assert_eq!(value["COMMENTS"], "from portal.example:8088");
+        assert_eq!(value["[redacted]"]["ID"], "1", "keys too");
+        assert!(
+            !value.to_string().contains("never"),
+            "an empty secret matches nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_recorded_fixture_holds_no_known_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new(dir.path())
+            .with_known("wh-secret-1", "[redacted]")
+            .with_known("acme.bitrix24.ru", "portal.example");
+        recorder
+            .record(
+                "user.current",
+                br#"{"note":"acme.bitrix24.ru"}"#,
+                Some("acc-token-7"),
+                200,
+                br#"{"result":{"ID":"1","echo":"acc-token-7 wh-secret-1"}}"#,
+            )
+            .await;
+        let file = std::fs::read_dir(dir.path().join("user").join("user.current"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = std::fs::read_to_string(file).unwrap();
+        for leaked in ["wh-secret-1", "acme", "acc-token-7"] {
+            assert!(!text.contains(leaked), "{leaked} leaked: {text}");
+        }
+        let fixture: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(fixture["response"]["result"]["ID"], "1");
+        assert_eq!(fixture["status"], 200);
     }
 
     #[test]

@@ -123,12 +123,7 @@ fn call_prints_the_result_and_errors_are_one_line() {
         stderr.contains("crm.lead.get") && stderr.contains("Not found"),
         "{stderr}"
     );
-    let secret = sandbox
-        .webhook
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap();
+    let secret = sandbox.secret();
     assert!(
         !stderr.contains(secret),
         "the webhook secret leaked: {stderr}"
@@ -234,6 +229,119 @@ fn batch_prints_each_commands_result() {
     assert_eq!(reply["me"]["result"]["ID"], "1");
     assert_eq!(reply["lead"]["result"]["ID"], "1");
     assert_eq!(reply["missing"]["error_description"], "Not found");
+    assert!(reply["missing"].get("result").is_none());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // References between commands resolve in order; all succeeding means exit status 0.
+    std::fs::write(
+        &file,
+        r#"{ "add": "crm.lead.add?fields[TITLE]=from%20a%20batch", "read": "crm.lead.get?id=$result[add]" }"#,
+    )
+    .unwrap();
+    let out = sandbox.b24(&["batch", file.to_str().unwrap(), "--raw"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["add"]["result"], 2);
+    assert_eq!(reply["read"]["result"]["TITLE"], "from a batch");
+}
+
+impl Sandbox {
+    /// The webhook's secret: the part of the URL that must never be printed or written.
+    fn secret(&self) -> &str {
+        self.webhook
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap()
+    }
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn record_writes_scrubbed_fixtures_and_says_which() {
+    let sandbox = Sandbox::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("fixtures");
+    let out_arg = out_dir.to_str().unwrap();
+
+    let out = sandbox.b24(&["record", "--out", out_arg, "user.current"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("user.current: wrote "), "{stdout}");
+
+    let script = dir.path().join("calls.json");
+    std::fs::write(
+        &script,
+        r#"{
+            "lead": { "method": "crm.lead.get", "params": { "id": 1 } },
+            "add": { "method": "crm.lead.add", "params": { "fields": { "TITLE": "x", "NAME": "Ivan", "PHONE": [{ "VALUE": "+79990001122" }] } } },
+            "missing": "crm.lead.get?id=999"
+        }"#,
+    )
+    .unwrap();
+    let out = sandbox.b24(&[
+        "record",
+        "--out",
+        out_arg,
+        "--script",
+        script.to_str().unwrap(),
+    ]);
+    // The failed call is reported and its error reply recorded, like the others.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "lead (crm.lead.get): wrote",
+        "add (crm.lead.add): wrote",
+        "missing (crm.lead.get): wrote",
+        "recorded 2 of 3 calls",
+    ] {
+        assert!(stdout.contains(expected), "`{expected}` missing: {stdout}");
+    }
+    assert!(
+        text(&out.stderr).contains("Not found"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let files = files_under(&out_dir);
+    assert_eq!(files.len(), 4, "{files:?}");
+    let mut statuses = Vec::new();
+    for file in &files {
+        let body = std::fs::read_to_string(file).unwrap();
+        for secret in [sandbox.secret(), "127.0.0.1", "Ivan", "79990001122"] {
+            assert!(
+                !body.contains(secret),
+                "{secret} leaked into {}: {body}",
+                file.display()
+            );
+        }
+        let fixture: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let method = fixture["method"].as_str().unwrap();
+        assert!(file.ends_with(format!(
+            "{}/{method}/{}",
+            method.split('.').next().unwrap(),
+            file.file_name().unwrap().to_str().unwrap()
+        )));
+        assert!(fixture["request"].is_object() && !fixture["response"].is_null());
+        statuses.push(fixture["status"].as_u64().unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 200, 400]);
+    assert!(out_dir.join("user/user.current").is_dir());
 }
 
 #[test]
@@ -336,7 +444,7 @@ fn events_bind_needs_an_application_and_says_so() {
 fn the_examples_run_on_the_embedded_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let leads = dir.path().join("leads.ndjson");
-    let table: [(&str, &[&str], &str); 4] = [
+    let table: [(&str, &[&str], &str); 6] = [
         ("quickstart", &[], "signed in as"),
         (
             "export_leads",
@@ -345,6 +453,12 @@ fn the_examples_run_on_the_embedded_sandbox() {
         ),
         ("upload_file", &[], "downloaded 23 bytes back"),
         ("event_receiver", &[], "verified ONCRMLEADADD for lead 1"),
+        ("oauth_app", &[], "token refreshes: 1"),
+        (
+            "batch",
+            &[],
+            "batch_all: 120 of 120 leads created in 3 requests",
+        ),
     ];
     for (example, args, expected) in table {
         let out = Command::new(binary(&format!("examples/{example}")))
@@ -363,5 +477,15 @@ fn the_examples_run_on_the_embedded_sandbox() {
     assert_eq!(
         std::fs::read_to_string(&leads).unwrap().lines().count(),
         20_000
+    );
+    // oauth_app: the install left one portal's tokens, and the refresh replaced them there.
+    let tokens: Vec<PathBuf> = files_under(&dir.path().join("tokens"));
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tokens[0]).unwrap()).unwrap();
+    assert!(
+        stored["refresh_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
     );
 }

@@ -216,15 +216,25 @@ impl ClientBuilder {
         let auth = self.auth.ok_or_else(|| {
             Error::config("no authentication: call .webhook(url) or .oauth(app, tokens, store)")
         })?;
+        let mut recorder = recording_dir(self.record_to, std::env::var_os(RECORD_DIR_VAR))
+            .map(crate::record::Recorder::new);
         let (endpoint, auth, follow_client_endpoint) = match auth {
-            AuthConfig::Webhook(webhook) => (
-                webhook.endpoint(),
-                Auth::Webhook {
-                    user_id: webhook.user_id(),
-                },
-                false,
-            ),
+            AuthConfig::Webhook(webhook) => {
+                recorder =
+                    recorder.map(|r| r.with_known(webhook.secret().expose_secret(), "[redacted]"));
+                (
+                    webhook.endpoint(),
+                    Auth::Webhook {
+                        user_id: webhook.user_id(),
+                    },
+                    false,
+                )
+            }
             AuthConfig::OAuth { app, tokens, store } => {
+                recorder = recorder.map(|r| {
+                    r.with_known(app.client_secret().expose_secret(), "[redacted]")
+                        .with_known(tokens.refresh_token.expose_secret(), "[redacted]")
+                });
                 require_https(
                     app.token_url(),
                     self.allow_insecure_http,
@@ -255,6 +265,8 @@ impl ClientBuilder {
         };
         require_https(&endpoint, self.allow_insecure_http, "the portal URL")?;
         let portal = PortalUrl::from_url(&endpoint)?;
+        // The host names the customer; fixtures say `portal.example` instead.
+        let recorder = recorder.map(|r| r.with_known(portal.host(), "portal.example"));
 
         let http = match self.http_client {
             Some(http) => http,
@@ -282,8 +294,7 @@ impl ClientBuilder {
             timeout: self.timeout,
             on_portal_moved: self.on_portal_moved,
             on_retry: self.on_retry,
-            recorder: recording_dir(self.record_to, std::env::var_os(RECORD_DIR_VAR))
-                .map(crate::record::Recorder::new),
+            recorder,
             metrics: metrics::Counters::default(),
         };
         Ok(Client {

@@ -97,6 +97,38 @@ pub(crate) struct BatchArgs {
     connection: Connection,
 }
 
+/// Reads one command of a batch or script file: `"method?query"` or
+/// `{"method": "…", "params": {…}}`; `key` names it in errors.
+pub(crate) fn parse_command(key: &str, command: Value) -> Result<(String, Value), String> {
+    match command {
+        Value::String(line) => {
+            let (method, query) = line.split_once('?').unwrap_or((line.as_str(), ""));
+            if method.is_empty() {
+                return Err(format!("command `{key}` has no method"));
+            }
+            Ok((
+                method.to_owned(),
+                Value::Object(crate::params::parse_query(query)?),
+            ))
+        }
+        Value::Object(mut map) => {
+            let method = map
+                .remove("method")
+                .and_then(|m| m.as_str().map(str::to_owned));
+            let Some(method) = method else {
+                return Err(format!("command `{key}` has no \"method\""));
+            };
+            Ok((
+                method,
+                map.remove("params").unwrap_or(Value::Object(Map::new())),
+            ))
+        }
+        _ => Err(format!(
+            "command `{key}` must be \"method?query\" or {{\"method\", \"params\"}}"
+        )),
+    }
+}
+
 pub(crate) async fn batch(args: BatchArgs) -> Result<(), String> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
@@ -114,32 +146,7 @@ pub(crate) async fn batch(args: BatchArgs) -> Result<(), String> {
     batch.halt(args.halt);
     let mut keys = Vec::new();
     for (key, command) in commands {
-        let (method, params) = match command {
-            Value::String(line) => {
-                let (method, query) = line.split_once('?').unwrap_or((line.as_str(), ""));
-                (
-                    method.to_owned(),
-                    Value::Object(crate::params::parse_query(query)?),
-                )
-            }
-            Value::Object(mut map) => {
-                let method = map
-                    .remove("method")
-                    .and_then(|m| m.as_str().map(str::to_owned));
-                let Some(method) = method else {
-                    return Err(format!("command `{key}` has no \"method\""));
-                };
-                (
-                    method,
-                    map.remove("params").unwrap_or(Value::Object(Map::new())),
-                )
-            }
-            _ => {
-                return Err(format!(
-                    "command `{key}` must be \"method?query\" or {{\"method\", \"params\"}}"
-                ));
-            }
-        };
+        let (method, params) = parse_command(&key, command)?;
         keys.push(batch.add_raw_named::<Value>(&key, &method, params, false));
     }
     let mut reply = batch.send().await.map_err(|e| crate::describe(&e))?;

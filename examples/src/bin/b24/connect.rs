@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use bitrix24::auth::{JsonFileTokenStore, TokenStore};
-use bitrix24::{Client, OAuthApp};
+use bitrix24::auth::{JsonFileTokenStore, TokenStore, WebhookUrl};
+use bitrix24::{Client, ClientBuilder, OAuthApp};
 
 /// Connection options shared by every command that talks to a portal.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,8 +27,13 @@ pub(crate) struct Connection {
 impl Connection {
     /// A client for the configured portal.
     pub(crate) async fn client(&self) -> Result<Client, String> {
+        self.builder().await?.build().map_err(|e| e.to_string())
+    }
+
+    /// A client builder for the configured portal, for commands that add to it.
+    pub(crate) async fn builder(&self) -> Result<ClientBuilder, String> {
         if let Some(webhook) = &self.webhook {
-            return Client::from_webhook(webhook).map_err(|e| e.to_string());
+            return Ok(Client::builder().webhook(webhook));
         }
         let (Ok(id), Ok(secret), Some(file)) = (
             std::env::var("BITRIX24_CLIENT_ID"),
@@ -51,9 +56,27 @@ impl Connection {
             .await
             .map_err(|e| format!("cannot read the tokens file: {e}"))?
             .ok_or_else(|| format!("{} holds no tokens", file.display()))?;
-        Client::builder()
-            .oauth(app, tokens, store)
-            .build()
-            .map_err(|e| e.to_string())
+        Ok(Client::builder().oauth(app, tokens, store))
+    }
+
+    /// The secrets behind this connection, as text: the webhook's secret, or the OAuth app's
+    /// client secret and the tokens in the tokens file now. For checks that none leaked.
+    pub(crate) async fn secrets(&self) -> Vec<String> {
+        if let Some(webhook) = &self.webhook {
+            return WebhookUrl::parse(webhook)
+                .map(|w| vec![w.secret().expose_secret().to_owned()])
+                .unwrap_or_default();
+        }
+        let mut secrets: Vec<String> = std::env::var("BITRIX24_CLIENT_SECRET")
+            .into_iter()
+            .collect();
+        if let Some(file) = &self.tokens_file
+            && let Ok(Some(tokens)) = JsonFileTokenStore::new(file).load().await
+        {
+            secrets.push(tokens.access_token.expose_secret().to_owned());
+            secrets.push(tokens.refresh_token.expose_secret().to_owned());
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets
     }
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! b24 call crm.lead.add 'fields[TITLE]=x' 'fields[PHONE][0][VALUE]=+79990001122' --webhook URL
 //! b24 batch commands.json
+//! b24 record --out fixtures crm.lead.get id=1        # or: b24 record --script calls.json
 //! b24 export crm.lead.list --select ID --select TITLE --format ndjson --output leads.ndjson
 //! b24 events listen --port 8089 --token APPLICATION_TOKEN
 //! b24 events bind ONCRMLEADADD https://example.com/bitrix24/events
@@ -27,6 +28,7 @@ mod connect;
 mod events;
 mod export;
 mod params;
+mod record;
 mod sandbox;
 
 use std::process::ExitCode;
@@ -52,6 +54,8 @@ enum Command {
     Batch(call::BatchArgs),
     /// Exports every row of a list method, as fast as the portal's limits allow.
     Export(export::ExportArgs),
+    /// Calls methods and records each request and reply as a fixture, scrubbed of secrets.
+    Record(record::RecordArgs),
     /// Receives events, or manages an application's event bindings.
     Events(events::EventsArgs),
     /// Runs a sandbox portal (a Bitrix24 emulator) on 127.0.0.1 until stopped.
@@ -118,6 +122,7 @@ async fn main() -> ExitCode {
         Command::Call(args) => call::call(args).await,
         Command::Batch(args) => call::batch(args).await,
         Command::Export(args) => export::export(args).await,
+        Command::Record(args) => record::record(args).await,
         Command::Events(args) => events::events(args).await,
         Command::Sandbox(args) => sandbox::sandbox(args).await,
     };
