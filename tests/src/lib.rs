@@ -78,6 +78,15 @@ impl Sandbox {
         Self { child, webhook }
     }
 
+    /// The webhook's secret: the part of the URL that must never be printed or written.
+    pub fn secret(&self) -> &str {
+        self.webhook
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap()
+    }
+
     /// Runs `b24 ARGS --webhook <this portal>`.
     pub fn b24(&self, args: &[&str]) -> Output {
         Command::new(binary("b24"))

@@ -6,97 +6,9 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Stdio};
 
-/// The path of a binary of the `bitrix24-examples` package (`examples/NAME` for an example),
-/// built (once) first.
-fn binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join(name);
-    // Built once per run even when present: a binary left from an older build would test
-    // old code (cargo does not rebuild another package's binaries for these tests).
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "bitrix24-examples", "--bins", "--examples"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the binaries failed");
-    });
-    path
-}
-
-/// A `b24 sandbox` process, stopped when dropped.
-struct Sandbox {
-    child: Child,
-    webhook: String,
-}
-
-impl Sandbox {
-    fn start(seed_leads: u32) -> Self {
-        let mut child = Command::new(binary("b24"))
-            .args([
-                "sandbox",
-                "--port",
-                "0",
-                "--plan",
-                "standard",
-                "--seed-leads",
-                &seed_leads.to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("b24 sandbox starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut webhook = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(url) = line.strip_prefix("webhook: ") {
-                webhook = Some(url.trim().to_owned());
-                break;
-            }
-        }
-        // Keep reading, as a terminal would: the rest of the output must not meet a closed
-        // pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let webhook = webhook.expect("b24 sandbox prints a `webhook: …` line");
-        assert!(
-            webhook.starts_with("http://127.0.0.1:") && webhook.contains("/rest/1/"),
-            "{webhook}"
-        );
-        Self { child, webhook }
-    }
-
-    fn b24(&self, args: &[&str]) -> Output {
-        Command::new(binary("b24"))
-            .args(args)
-            .args(["--webhook", &self.webhook])
-            .env_remove("BITRIX24_WEBHOOK_URL")
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use bitrix24_e2e::{Sandbox, binary, text};
 
 #[test]
 fn call_prints_the_result_and_errors_are_one_line() {
@@ -244,17 +156,6 @@ fn batch_prints_each_commands_result() {
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["add"]["result"], 2);
     assert_eq!(reply["read"]["result"]["TITLE"], "from a batch");
-}
-
-impl Sandbox {
-    /// The webhook's secret: the part of the URL that must never be printed or written.
-    fn secret(&self) -> &str {
-        self.webhook
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap()
-    }
 }
 
 /// Every file under `dir`.
