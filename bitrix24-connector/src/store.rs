@@ -51,6 +51,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (submission_id, position)
     );
     ",
+    // 2: Telegram updates, as received, per bot (several bots may share the database).
+    "
+    CREATE TABLE telegram_updates (
+        bot_id          INTEGER NOT NULL,
+        update_id       INTEGER NOT NULL,
+        chat_id         INTEGER,
+        raw             TEXT NOT NULL,
+        received_at     INTEGER NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until     INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        finished_at     INTEGER,
+        PRIMARY KEY (bot_id, update_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX telegram_updates_due ON telegram_updates (bot_id, state, update_id);
+    CREATE INDEX telegram_updates_chat ON telegram_updates (bot_id, chat_id, state, update_id);
+    ",
 ];
 
 /// An error of the connector's storage.
