@@ -6,7 +6,9 @@
 //!   every submission first, uploads its attachments to Disk and creates the CRM lead exactly
 //!   once, through portal outages, lost replies and restarts.
 //! - **Telegram bridge** (in progress; [`telegram::markup`] converts operator BB-code to
-//!   Telegram HTML): customers write in Telegram, operators answer in Bitrix24 Open Lines.
+//!   Telegram HTML, [`telegram::inbox`] keeps updates received by [`telegram::polling`] or
+//!   [`telegram::webhook`], [`telegram::send`] sends): customers write in Telegram, operators
+//!   answer in Bitrix24 Open Lines.
 //! - **Approval flow** (to come): approvals as Bitrix24 tasks, decided from Telegram.
 //!
 //! Everything a flow receives is written to the [`store`] (SQLite) before it is acknowledged.

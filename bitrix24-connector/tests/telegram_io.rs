@@ -216,7 +216,10 @@ async fn claims_keep_each_chat_in_order() {
     let inbox = &setup.inbox;
     let lease = Duration::from_secs(60);
     inbox.insert(&text_update(1, 10, "A1")).await.unwrap();
-    inbox.insert(&text_update(2, 10, "A1 edited")).await.unwrap();
+    inbox
+        .insert(&text_update(2, 10, "A1 edited"))
+        .await
+        .unwrap();
     inbox.insert(&text_update(3, 20, "B1")).await.unwrap();
 
     let first = inbox.claim(10, lease).await.unwrap();
@@ -494,10 +497,12 @@ async fn a_refused_photo_is_sent_as_a_document() {
         .await;
     Mock::given(method("POST"))
         .and(path("/bot1:T/SendDocument"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
             "message_id": 77, "date": 1_700_000_000,
             "chat": {"id": 5, "type": "private", "first_name": "A"},
-            "document": {"file_id": "f", "file_unique_id": "u"}}})))
+            "document": {"file_id": "f", "file_unique_id": "u"}}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -541,7 +546,10 @@ async fn failures_are_classified() {
     setup.telegram.rate_limit(1, 30);
     let started = Instant::now();
     let limited = sender.send_html(ChatId(1001), "hi", None, None).await;
-    assert_eq!(limited, Err(SendFailure::RetryAfter(Duration::from_secs(30))));
+    assert_eq!(
+        limited,
+        Err(SendFailure::RetryAfter(Duration::from_secs(30)))
+    );
     assert!(started.elapsed() < Duration::from_secs(1));
     // A short one is sat out once.
     setup.telegram.rate_limit(1, 1);

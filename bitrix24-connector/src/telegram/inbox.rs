@@ -308,10 +308,15 @@ mod tests {
 
     #[test]
     fn the_chat_is_found_wherever_the_update_kind_keeps_it() {
-        let chat = json!({"id": -100_42, "type": "supergroup"});
-        for kind in ["message", "edited_message", "my_chat_member", "chat_join_request"] {
+        let chat = json!({"id": -1_000_042, "type": "supergroup"});
+        for kind in [
+            "message",
+            "edited_message",
+            "my_chat_member",
+            "chat_join_request",
+        ] {
             let update = json!({"update_id": 1, kind: {"chat": chat}});
-            assert_eq!(update_chat_id(&update), Some(-100_42), "{kind}");
+            assert_eq!(update_chat_id(&update), Some(-1_000_042), "{kind}");
         }
         let press = json!({"update_id": 2, "callback_query": {
             "id": "q", "message": {"message_id": 5, "chat": {"id": 1001}}}});
@@ -378,7 +383,13 @@ mod tests {
         let other = TelegramInbox::new(inbox.store.clone(), 2);
         assert_eq!(other.next_offset().await.unwrap(), 0);
         assert!(other.insert(&json!({"update_id": 10})).await.unwrap());
-        assert_eq!(other.claim(10, Duration::from_secs(1)).await.unwrap().len(), 1);
-        assert_eq!(inbox.claim(10, Duration::from_secs(1)).await.unwrap().len(), 1);
+        assert_eq!(
+            other.claim(10, Duration::from_secs(1)).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            inbox.claim(10, Duration::from_secs(1)).await.unwrap().len(),
+            1
+        );
     }
 }

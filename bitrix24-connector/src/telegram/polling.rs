@@ -124,7 +124,14 @@ pub async fn poll(
     allowed_updates: Vec<AllowedUpdate>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), PollError> {
-    poll_with(bot, inbox, allowed_updates, PollSettings::default(), shutdown).await
+    poll_with(
+        bot,
+        inbox,
+        allowed_updates,
+        PollSettings::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`poll`] with explicit [`PollSettings`].
@@ -333,7 +340,10 @@ mod tests {
 
     #[test]
     fn replies_are_classified_by_telegram_error_code() {
-        let ok = classify(200, envelope(json!({"ok": true, "result": [{"update_id": 1}]})));
+        let ok = classify(
+            200,
+            envelope(json!({"ok": true, "result": [{"update_id": 1}]})),
+        );
         assert!(matches!(ok, Fetch::Updates(u) if u.len() == 1));
         let conflict = classify(
             409,

@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use teloxide_core::payloads::{
-    AnswerCallbackQuerySetters, EditMessageTextSetters, SendAudioSetters, SendDocumentSetters, SendMessageSetters,
-    SendPhotoSetters, SendVideoSetters, SendVoiceSetters,
+    AnswerCallbackQuerySetters, EditMessageTextSetters, SendAudioSetters, SendDocumentSetters,
+    SendMessageSetters, SendPhotoSetters, SendVideoSetters, SendVoiceSetters,
 };
 use teloxide_core::requests::{Request, Requester};
 use teloxide_core::types::{
-    CallbackQueryId, ChatId, InlineKeyboardMarkup, InputFile, Message, MessageId, ParseMode, ReplyParameters,
+    CallbackQueryId, ChatId, InlineKeyboardMarkup, InputFile, Message, MessageId, ParseMode,
+    ReplyParameters,
 };
 use teloxide_core::{ApiError, Bot, RequestError};
 
@@ -191,8 +192,8 @@ impl TelegramSender {
             if index == 0
                 && let Some(id) = reply_to
             {
-                request =
-                    request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+                request = request
+                    .reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
             }
             if index == last
                 && let Some(keyboard) = keyboard.take()
@@ -234,7 +235,8 @@ impl TelegramSender {
                 match send_once_or_after_short_wait(&request).await {
                     Err(error) if photo_refused(&error) => {
                         tracing::info!(%error, "Telegram refused a photo; sending it as a document");
-                        self.send_document(chat, name, bytes, inline_caption).await?
+                        self.send_document(chat, name, bytes, inline_caption)
+                            .await?
                     }
                     other => other?,
                 }
