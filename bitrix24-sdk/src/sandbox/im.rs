@@ -277,9 +277,31 @@ fn message_add(ctx: &mut Ctx<'_>) -> Outcome {
         date: ctx.now_iso(),
         edited: false,
     };
+    let open_line_chat = record
+        .dialog_id
+        .strip_prefix("chat")
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| ctx.state.openlines.chats.contains_key(n));
+    let (system, text, author) = (record.system, record.text.clone(), record.author_id);
     let im = &mut ctx.state.im;
     let id = im.next_id();
     im.messages.push(Message { id, ..record });
+    // A message posted into an open-line chat is part of that chat: a system notice stays
+    // there, anything else goes out to the customer like an operator's answer.
+    if let Some(chat) = open_line_chat {
+        let mut model = super::imopenlines::live(ctx);
+        if system {
+            model.add_message(
+                chat,
+                author,
+                &text,
+                &[],
+                super::imopenlines::Direction::System,
+            );
+        } else {
+            model.send_outgoing(chat, author, &text, &[]);
+        }
+    }
     Ok(Reply::new(json!(id)))
 }
 

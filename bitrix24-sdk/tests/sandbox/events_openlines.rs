@@ -725,3 +725,37 @@ async fn operator_replies_reach_the_connector_in_the_documented_shape() {
     assert!(portal.operator_delete(message_id).await.is_err());
     assert_eq!(portal.openline_messages("tg-7")[2]["deleted"], true);
 }
+
+#[tokio::test]
+async fn a_system_notice_posted_into_an_open_line_chat_stays_in_that_chat() {
+    let portal = unlimited().await;
+    let (url, _bodies) = receiver(200).await;
+    let app = app(&portal);
+    connect(&app, &url).await;
+    let reply = call(&app, "imconnector.send.messages", json!({ "CONNECTOR": "myconn", "LINE": 1, "MESSAGES": [customer_message("u5", "tg-5", "m1", "Hi")] })).await;
+    let chat_id = reply["DATA"]["RESULT"][0]["session"]["CHAT_ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        &app,
+        "im.message.add",
+        json!({ "DIALOG_ID": format!("chat{chat_id}"), "MESSAGE": "Not delivered: the customer blocked the bot", "SYSTEM": "Y" }),
+    )
+    .await;
+    let messages = portal.openline_messages("tg-5");
+    let notice = messages.last().unwrap();
+    assert_eq!(notice["direction"], "system", "{messages:?}");
+    assert_eq!(
+        notice["text"],
+        "Not delivered: the customer blocked the bot"
+    );
+    // A plain message into an unrelated chat changes no open line.
+    call(
+        &app,
+        "im.message.add",
+        json!({ "DIALOG_ID": "chat999", "MESSAGE": "elsewhere" }),
+    )
+    .await;
+    assert_eq!(portal.openline_messages("tg-5").len(), messages.len());
+}
