@@ -11,6 +11,9 @@
 //!   answer in Bitrix24 Open Lines.
 //! - **Approval flow** (to come): approvals as Bitrix24 tasks, decided from Telegram.
 //!
+//! [`portals`] makes the connector a multi-portal Bitrix24 OAuth application: the install
+//! handler, each portal's tokens (refreshed and saved in the store) and event verification.
+//!
 //! Everything a flow receives is written to the [`store`] (SQLite) before it is acknowledged.
 //!
 //! With the `sandbox` feature, `sandbox_telegram` provides an in-process emulator of the
@@ -18,6 +21,7 @@
 //! `teloxide_core::Bot`, beside the SDK's sandbox Bitrix24 portal.
 
 pub mod leads;
+pub mod portals;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_telegram;
 pub mod store;

@@ -70,6 +70,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX telegram_updates_due ON telegram_updates (bot_id, state, update_id);
     CREATE INDEX telegram_updates_chat ON telegram_updates (bot_id, chat_id, state, update_id);
     ",
+    // 3: portals that installed the app (`portals`). `tokens` is the OAuth pair as JSON, NULL
+    // until an install completes and after an uninstall; `install_seq` counts installs, so a
+    // client of an earlier install cannot overwrite a later install's tokens.
+    "
+    CREATE TABLE portal_installations (
+        member_id         TEXT PRIMARY KEY,
+        domain            TEXT NOT NULL DEFAULT '',
+        client_endpoint   TEXT NOT NULL DEFAULT '',
+        scope             TEXT NOT NULL DEFAULT '',
+        application_token TEXT,
+        tokens            TEXT,
+        install_seq       INTEGER NOT NULL DEFAULT 0,
+        installed_at      INTEGER,
+        updated_at        INTEGER NOT NULL,
+        uninstalled_at    INTEGER
+    );
+    ",
 ];
 
 /// An error of the connector's storage.
