@@ -5,10 +5,11 @@
 //! - **Lead intake** ([`leads`], binary `lead-intake`): a website form endpoint that stores
 //!   every submission first, uploads its attachments to Disk and creates the CRM lead exactly
 //!   once, through portal outages, lost replies and restarts.
-//! - **Telegram bridge** (in progress; [`telegram::markup`] converts operator BB-code to
-//!   Telegram HTML, [`telegram::inbox`] keeps updates received by [`telegram::polling`] or
-//!   [`telegram::webhook`], [`telegram::send`] sends): customers write in Telegram, operators
-//!   answer in Bitrix24 Open Lines.
+//! - **Telegram bridge** ([`bridge`], binary `telegram-bridge`): customers write in Telegram,
+//!   operators answer in Bitrix24 Open Lines, both ways, with files, edits, deletions, delivery
+//!   status and CRM binding. Its Telegram plumbing is shared: [`telegram::inbox`] keeps updates
+//!   received by [`telegram::polling`] or [`telegram::webhook`], [`telegram::send`] sends,
+//!   [`telegram::markup`] converts BB-code to Telegram HTML.
 //! - **Approval flow** (to come): approvals as Bitrix24 tasks, decided from Telegram.
 //!
 //! [`portals`] makes the connector a multi-portal Bitrix24 OAuth application: the install
@@ -20,6 +21,7 @@
 //! Telegram Bot API, so these flows are tested end to end with an unchanged
 //! `teloxide_core::Bot`, beside the SDK's sandbox Bitrix24 portal.
 
+pub mod bridge;
 pub mod leads;
 pub mod portals;
 #[cfg(feature = "sandbox")]

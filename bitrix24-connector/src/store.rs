@@ -87,6 +87,58 @@ const MIGRATIONS: &[&str] = &[
         uninstalled_at    INTEGER
     );
     ",
+    // 4: the Telegram bridge.
+    "
+    CREATE TABLE bridge_chats (
+        tg_chat_id     INTEGER PRIMARY KEY,
+        user_json      TEXT NOT NULL,
+        phone          TEXT,
+        start_payload  TEXT,
+        deal_id        INTEGER,
+        deal_announced INTEGER NOT NULL DEFAULT 0,
+        ol_chat_id     INTEGER,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE TABLE bridge_messages (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        direction      TEXT NOT NULL,
+        tg_chat_id     INTEGER NOT NULL,
+        tg_message_id  INTEGER,
+        tg_message_ids TEXT NOT NULL DEFAULT '[]',
+        im_chat_id     INTEGER,
+        im_message_id  INTEGER,
+        text           TEXT NOT NULL DEFAULT '',
+        files          TEXT NOT NULL DEFAULT '[]',
+        state          TEXT NOT NULL,
+        error          TEXT,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX bridge_messages_in ON bridge_messages (tg_chat_id, tg_message_id)
+        WHERE direction = 'in';
+    CREATE UNIQUE INDEX bridge_messages_out ON bridge_messages (im_message_id)
+        WHERE direction = 'out';
+    CREATE TABLE bridge_events (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedup_key       TEXT NOT NULL UNIQUE,
+        member_id       TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        item            TEXT NOT NULL,
+        chat_key        TEXT,
+        received_at     INTEGER NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'new',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until     INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    );
+    CREATE INDEX bridge_events_due ON bridge_events (state, next_attempt_at);
+    CREATE TABLE bridge_keys (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    ",
 ];
 
 /// An error of the connector's storage.

@@ -1,0 +1,241 @@
+//! `telegram-bridge`: customers write in Telegram, operators answer in Bitrix24 Open Lines.
+//!
+//! ```text
+//! telegram-bridge            # serve; the embedded sandbox portal and sandbox Telegram when unconfigured
+//! telegram-bridge setup      # register the connector, bind its events, activate it on the line
+//! ```
+//!
+//! It runs as a Bitrix24 OAuth application (imconnector methods refuse webhooks): register it
+//! with the install handler `{WEBHOOK_URL}/bitrix24/install`. Configuration from flags or the
+//! environment (and `.env`): `BITRIX24_CLIENT_ID`, `BITRIX24_CLIENT_SECRET`,
+//! `TELEGRAM_BOT_TOKEN`, `WEBHOOK_URL` (the bridge's public base URL), `BRIDGE_LINE`, …
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bitrix24::sandbox::SandboxPortal;
+use bitrix24::{Limits, OAuthApp};
+use bitrix24_connector::bridge::{Bridge, BridgeSettings};
+use bitrix24_connector::portals::Portals;
+use bitrix24_connector::sandbox_telegram::SandboxTelegram;
+use bitrix24_connector::store::Store;
+use clap::{Parser, Subcommand};
+use teloxide_core::Bot;
+use tokio::sync::OnceCell;
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "telegram-bridge",
+    version,
+    about = "Telegram ↔ Bitrix24 Open Lines"
+)]
+struct Cli {
+    /// Address to serve on.
+    #[arg(long, env = "BRIDGE_LISTEN", default_value = "127.0.0.1:8090")]
+    listen: String,
+    /// Where the bridge keeps its database.
+    #[arg(
+        long,
+        global = true,
+        env = "BRIDGE_DATA_DIR",
+        default_value = "data/telegram-bridge"
+    )]
+    data_dir: PathBuf,
+    /// The bridge's public base URL (the portal's event handler, file links, Telegram's webhook).
+    #[arg(long, env = "WEBHOOK_URL")]
+    public_url: Option<Url>,
+    /// Receive Telegram updates by webhook at the public URL instead of long polling.
+    #[arg(long, env = "BRIDGE_TELEGRAM_WEBHOOK")]
+    telegram_webhook: bool,
+    /// The bot's token; a sandbox Telegram when unset.
+    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    telegram_bot_token: Option<String>,
+    /// Another Bot API server.
+    #[arg(long, env = "TELEGRAM_API_URL")]
+    telegram_api_url: Option<Url>,
+    /// The Bitrix24 application's client id; the embedded sandbox portal when unset.
+    #[arg(long, env = "BITRIX24_CLIENT_ID")]
+    client_id: Option<String>,
+    /// The Bitrix24 application's client secret.
+    #[arg(long, env = "BITRIX24_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// The open line to connect (the portal's first line when unset).
+    #[arg(long, global = true, env = "BRIDGE_LINE")]
+    line: Option<u64>,
+    /// The portal to serve when several installed the app.
+    #[arg(long, global = true, env = "BRIDGE_MEMBER_ID")]
+    member_id: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Registers the connector, binds its events and activates it on the line; prints each step.
+    Setup,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "bitrix24_connector=info,bitrix24=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("telegram-bridge: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The portal: a registered application, or the sandbox.
+async fn portal_app(cli: &Cli) -> Result<(OAuthApp, Option<SandboxPortal>), String> {
+    match (&cli.client_id, &cli.client_secret) {
+        (Some(id), Some(secret)) => Ok((OAuthApp::new(id.clone(), secret.clone()), None)),
+        (Some(_), None) | (None, Some(_)) => {
+            Err("set both BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET".into())
+        }
+        (None, None) => {
+            let portal = SandboxPortal::builder()
+                .limits(Limits::standard())
+                .start()
+                .await
+                .map_err(|e| format!("the sandbox portal cannot start: {e}"))?;
+            eprintln!(
+                "BITRIX24_CLIENT_ID is not set: using the embedded sandbox portal at {}",
+                portal.base_url()
+            );
+            Ok((portal.oauth_app(), Some(portal)))
+        }
+    }
+}
+
+/// Telegram: the bot, or the sandbox.
+async fn telegram_bot(cli: &Cli) -> Result<(Bot, Option<SandboxTelegram>), String> {
+    if let Some(token) = &cli.telegram_bot_token {
+        let mut bot = Bot::new(token.clone());
+        if let Some(url) = &cli.telegram_api_url {
+            bot = bot.set_api_url(url.clone());
+        }
+        return Ok((bot, None));
+    }
+    let telegram = SandboxTelegram::start()
+        .await
+        .map_err(|e| format!("the sandbox Telegram cannot start: {e}"))?;
+    eprintln!(
+        "TELEGRAM_BOT_TOKEN is not set: using a sandbox Telegram at {}",
+        telegram.api_url()
+    );
+    let bot = Bot::new(telegram.token()).set_api_url(telegram.api_url());
+    Ok((bot, Some(telegram)))
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    tokio::fs::create_dir_all(&cli.data_dir)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", cli.data_dir.display()))?;
+    let store = Store::open(cli.data_dir.join("connector.db"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&cli.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = match &cli.public_url {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{address}/")).map_err(|e| e.to_string())?,
+    };
+
+    let (app, sandbox_portal) = portal_app(&cli).await?;
+    let (bot, sandbox_telegram) = telegram_bot(&cli).await?;
+
+    let mut settings = BridgeSettings::new(public_url.clone());
+    settings.line = cli.line;
+    settings.telegram_webhook = cli.telegram_webhook;
+    // Every install and update (which drops event bindings) runs setup again.
+    let bridge_cell: Arc<OnceCell<Bridge>> = Arc::new(OnceCell::new());
+    let hook_cell = bridge_cell.clone();
+    let portals = Portals::new(store.clone(), app).on_install(move |installation, _client| {
+        let cell = hook_cell.clone();
+        Box::pin(async move {
+            let Some(bridge) = cell.get() else { return };
+            match bridge.setup(Some(&installation.member_id)).await {
+                Ok(report) => {
+                    for step in report.steps {
+                        println!("setup {}: {step}", installation.domain);
+                    }
+                }
+                Err(error) => eprintln!(
+                    "telegram-bridge: setup on {} failed: {error}",
+                    installation.domain
+                ),
+            }
+        })
+    });
+    let bridge = Bridge::new(store, portals.clone(), bot, settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = bridge_cell.set(bridge.clone());
+
+    if matches!(cli.command, Some(Command::Setup)) {
+        let report = bridge
+            .setup(cli.member_id.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        for step in &report.steps {
+            println!("{step}");
+        }
+        return if report.is_ready() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the portal reports the connector not ready: {}",
+                report.status
+            ))
+        };
+    }
+
+    let app = portals
+        .router()
+        .merge(bridge.router().await.map_err(|e| e.to_string())?)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    println!("telegram bridge listening on http://{address} (public URL {public_url})");
+    if let Some(portal) = &sandbox_portal {
+        portal
+            .install_app_to(&format!(
+                "{}/bitrix24/install",
+                public_url.as_str().trim_end_matches('/')
+            ))
+            .await
+            .map_err(|e| format!("installing the app on the sandbox portal failed: {e}"))?;
+        println!(
+            "sandbox portal: {} (app installed, connector set up)",
+            portal.base_url()
+        );
+    }
+    if let Some(telegram) = &sandbox_telegram {
+        println!(
+            "sandbox Telegram Bot API: {} (token {})",
+            telegram.api_url(),
+            telegram.token()
+        );
+    }
+    let workers = tokio::spawn(bridge.run(async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    let _ = workers.await;
+    server.abort();
+    Ok(())
+}
