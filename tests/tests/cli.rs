@@ -256,7 +256,22 @@ fn the_demo_runs_to_the_end() {
         "leads exported",
         "no duplicate",
         "delivered",
-        "still to come",
+        // The lead intake, in-process: a double click and a lost reply, one lead each.
+        "the customer sends the form",
+        "POST /leads (multipart/form-data, Idempotency-Key: form-7f3a9c2e-1) -> 202",
+        "POST /leads again, same key (a double click) -> 202",
+        "replayed: true",
+        "Access-Control-Allow-Origin: https://shop.example.com",
+        "CRM lead",
+        "\"Заявка с сайта - Анна Смирнова\", phone +79991234567",
+        "holds смета.pdf",
+        "exactly once: 1 lead for 2 posts",
+        "delivered after 2 attempts",
+        "crm.lead.add sent 1 time(s)",
+        "exactly once: 1 lead for 1 post and 2 delivery attempts",
+        "Lead intake: a form with a PDF, posted twice",
+        "Lead intake: a lost reply is looked up, not redone",
+        "still to come in this demo: the Telegram <-> Open Lines bridge and the approval flow",
     ] {
         assert!(
             stdout.contains(expected),
