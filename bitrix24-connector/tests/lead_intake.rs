@@ -396,7 +396,9 @@ async fn a_portal_outage_delays_delivery_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_whose_reply_is_lost_is_looked_up_not_repeated() {
-    let harness = start(Limits::unlimited(), |_| {}).await;
+    // Without the contact check the create batch is the worker's first request, so the
+    // fault below hits it and not a lookup the SDK would quietly repeat.
+    let harness = start(Limits::unlimited(), |s| s.duplicate_check = false).await;
     // Plain submissions go in a batch: the batch runs, then its reply is lost.
     harness.portal.add_fault(
         Fault::new(FaultKind::CommitThenDrop)
@@ -405,8 +407,14 @@ async fn a_create_whose_reply_is_lost_is_looked_up_not_repeated() {
     );
     let (_, body) = harness.post_json(&form("Lost", "+79992000001")).await;
     let plain = body["id"].as_str().unwrap().to_owned();
-    harness.settled(std::slice::from_ref(&plain)).await;
+    let status = &harness.settled(std::slice::from_ref(&plain)).await[0];
     assert_eq!(harness.leads_with_origin(&plain).len(), 1);
+    // The lost reply was seen, and the retry looked the lead up instead of creating it again.
+    assert_eq!(status["attempts"], 2, "{status}");
+    assert_eq!(
+        harness.portal.request_counts().get("crm.lead.list"),
+        Some(&1)
+    );
 
     // With files the lead is created alone: it is written, then the portal answers 500.
     harness.portal.add_fault(

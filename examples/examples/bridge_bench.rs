@@ -33,14 +33,18 @@ async fn rig(limits: Limits) -> Result<Rig, Failure> {
     let store = Store::open(dir.path().join("bridge.db")).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let portals = Portals::new(store.clone(), portal.oauth_app());
+    // The client follows the portal's plan, as it would against a real portal.
+    let portals = Portals::new(store.clone(), portal.oauth_app())
+        .configure_clients(move |b| b.limits(limits));
     let bot = Bot::new(telegram.token()).set_api_url(telegram.api_url());
     let mut settings = BridgeSettings::new(url::Url::parse(&base)?);
     settings.poll_interval = Duration::from_millis(200);
     let bridge = Bridge::new(store, portals.clone(), bot, settings).await?;
     let app = portals.router().merge(bridge.router().await?);
     tokio::spawn(async move { axum::serve(listener, app).await });
-    portal.install_app_to(&format!("{base}/bitrix24/install")).await?;
+    portal
+        .install_app_to(&format!("{base}/bitrix24/install"))
+        .await?;
     bridge.setup(None).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(bridge.run(async {
@@ -77,7 +81,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
 }
@@ -104,8 +112,12 @@ async fn latency(rig: &Rig, messages: usize) -> Result<(), Failure> {
         inbound.push(started.elapsed());
 
         let started = Instant::now();
-        rig.portal.operator_reply("100", &format!("answer {n}"), &[]).await?;
-        rig.telegram.wait_for_messages(100, n + 1, Duration::from_secs(60)).await?;
+        rig.portal
+            .operator_reply("100", &format!("answer {n}"), &[])
+            .await?;
+        rig.telegram
+            .wait_for_messages(100, n + 1, Duration::from_secs(60))
+            .await?;
         outbound.push(started.elapsed());
     }
     report("Telegram → open line", inbound);
@@ -114,7 +126,9 @@ async fn latency(rig: &Rig, messages: usize) -> Result<(), Failure> {
 }
 
 async fn throughput(rig: &Rig, customers: i64, each: usize) -> Result<(), Failure> {
-    let people: Vec<_> = (0..customers).map(|n| rig.telegram.customer(1000 + n, "Load")).collect();
+    let people: Vec<_> = (0..customers)
+        .map(|n| rig.telegram.customer(1000 + n, "Load"))
+        .collect();
     let started = Instant::now();
     for round in 0..each {
         for person in &people {
@@ -142,7 +156,10 @@ async fn throughput(rig: &Rig, customers: i64, each: usize) -> Result<(), Failur
 
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
-    for (plan, limits) in [("unlimited portal", Limits::unlimited()), ("standard plan", Limits::standard())] {
+    for (plan, limits) in [
+        ("unlimited portal", Limits::unlimited()),
+        ("standard plan", Limits::standard()),
+    ] {
         println!("== {plan}");
         let rig = rig(limits).await?;
         latency(&rig, 100).await?;

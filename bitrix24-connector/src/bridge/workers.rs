@@ -1,5 +1,6 @@
 //! The two delivery workers and the Telegram side's runner.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bitrix24::Client;
@@ -19,7 +20,7 @@ use crate::telegram::markup::{TELEGRAM_TEXT_LIMIT, bbcode_to_telegram_html, spli
 use crate::telegram::send::{FileKind, SendFailure};
 
 /// Why one attempt did not finish.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 enum Attempt {
     /// Try again after a backoff.
     #[error("{0}")]
@@ -72,12 +73,15 @@ impl From<SendFailure> for Attempt {
 
 pub(super) async fn run(bridge: Bridge, shutdown: impl Future<Output = ()> + Send + 'static) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let telegram = tokio::spawn(telegram_side(bridge.clone(), stopped.clone()));
-    let inbound = tokio::spawn(inbound_loop(bridge.clone(), stopped.clone()));
-    let outbound = tokio::spawn(outbound_loop(bridge, stopped));
+    // A JoinSet aborts its tasks when dropped: if this future is cancelled (the caller aborts
+    // it), no worker lives on beside a successor.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(telegram_side(bridge.clone(), stopped.clone()));
+    tasks.spawn(inbound_loop(bridge.clone(), stopped.clone()));
+    tasks.spawn(outbound_loop(bridge, stopped));
     shutdown.await;
     let _ = stop.send(true);
-    let _ = tokio::join!(telegram, inbound, outbound);
+    while tasks.join_next().await.is_some() {}
 }
 
 async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
@@ -123,6 +127,12 @@ fn millis(duration: Duration) -> i64 {
 
 // ---- Telegram → portal --------------------------------------------------------------------------
 
+/// Customer messages claimed at once: one per chat, so each chat stays in order.
+const INBOUND_CLAIM: u32 = 50;
+/// Customer messages sent to the portal in one `imconnector.send.messages` call: under the
+/// portal's request limit, one call carries many chats' messages.
+const MESSAGES_PER_CALL: usize = 20;
+
 async fn inbound_loop(bridge: Bridge, stopped: tokio::sync::watch::Receiver<bool>) {
     let inner = &bridge.inner;
     let _ = inner.inbox.release_claims().await;
@@ -131,8 +141,7 @@ async fn inbound_loop(bridge: Bridge, stopped: tokio::sync::watch::Receiver<bool
         if *stopped.borrow() {
             return;
         }
-        let limit = u32::try_from(inner.settings.concurrency.max(1)).unwrap_or(1);
-        let claimed = match inner.inbox.claim(limit, inner.settings.lease).await {
+        let claimed = match inner.inbox.claim(INBOUND_CLAIM, inner.settings.lease).await {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::error!(%error, "bridge: reading the Telegram inbox failed");
@@ -147,12 +156,47 @@ async fn inbound_loop(bridge: Bridge, stopped: tokio::sync::watch::Receiver<bool
             }
             continue;
         }
-        futures::stream::iter(claimed)
-            .for_each_concurrent(inner.settings.concurrency.max(1), |update| {
-                let bridge = bridge.clone();
-                async move {
-                    let result = bridge.deliver_update(&update).await;
-                    bridge.settle_update(&update, result).await;
+        bridge.deliver_updates(claimed).await;
+    }
+}
+
+impl Bridge {
+    /// Prepares each update, then sends the ready ones to the portal in shared calls.
+    async fn deliver_updates(&self, claimed: Vec<InboxUpdate>) {
+        let concurrency = self.inner.settings.concurrency.max(1);
+        let prepared: Vec<(InboxUpdate, Result<Option<Ready>, Attempt>)> =
+            futures::stream::iter(claimed)
+                .map(|update| async move {
+                    let prepared = self.prepare(&update).await;
+                    (update, prepared)
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+        let mut groups: HashMap<(String, u64, bool), Vec<(InboxUpdate, Ready)>> = HashMap::new();
+        for (update, prepared) in prepared {
+            match prepared {
+                Ok(Some(ready)) => groups
+                    .entry((ready.member_id.clone(), ready.line, ready.message.edited))
+                    .or_default()
+                    .push((update, ready)),
+                Ok(None) => self.settle_update(&update, Ok(())).await,
+                Err(error) => self.settle_update(&update, Err(error)).await,
+            }
+        }
+        let mut calls: Vec<Vec<(InboxUpdate, Ready)>> = Vec::new();
+        for mut group in groups.into_values() {
+            while !group.is_empty() {
+                let rest = group.split_off(group.len().min(MESSAGES_PER_CALL));
+                calls.push(std::mem::replace(&mut group, rest));
+            }
+        }
+        futures::stream::iter(calls)
+            .for_each_concurrent(concurrency, |call| async move {
+                let ready: Vec<&Ready> = call.iter().map(|(_, ready)| ready).collect();
+                let results = self.send_ready(&ready).await;
+                for ((update, _), result) in call.iter().zip(results) {
+                    self.settle_update(update, result).await;
                 }
             })
             .await;
@@ -188,9 +232,11 @@ impl Bridge {
         }
     }
 
-    async fn deliver_update(&self, update: &InboxUpdate) -> Result<(), Attempt> {
+    /// Everything before the portal call: the chat's record, the attempt mark, a lookup after
+    /// an uncertain attempt. `None` when there is nothing to send.
+    async fn prepare(&self, update: &InboxUpdate) -> Result<Option<Ready>, Attempt> {
         let Some(message) = customer_message(&update.raw) else {
-            return Ok(());
+            return Ok(None);
         };
         let (member_id, client) = self.portal(None).await?;
         let line = self.line(&member_id).await?.ok_or_else(|| {
@@ -208,11 +254,6 @@ impl Bridge {
         }
         let chat = history.chat(message.chat_id).await?;
         let connector = self.inner.settings.connector_id.to_ascii_lowercase();
-        let files: Vec<Value> = message
-            .files
-            .iter()
-            .map(|f| json!({ "name": f.name }))
-            .collect();
         if !message.edited {
             // An edit sent twice changes nothing; a message sent twice shows twice.
             match history
@@ -220,7 +261,7 @@ impl Bridge {
                 .await?
             {
                 Sent::First => {}
-                Sent::Done => return Ok(()),
+                Sent::Done => return Ok(None),
                 Sent::Uncertain => {
                     let portal_chat = chat.as_ref().and_then(|c| c.portal_chat_id);
                     if self
@@ -232,40 +273,82 @@ impl Bridge {
                                 message.chat_id,
                                 message.message_id,
                                 &message.text,
-                                &Value::from(files),
+                                &file_names(&message),
                                 false,
                             )
                             .await?;
-                        return Ok(());
+                        return Ok(None);
                     }
                 }
             }
         }
         let item = self.portal_item(&message, chat.as_ref().and_then(|c| c.phone.as_deref()));
-        let method = if message.edited {
+        Ok(Some(Ready {
+            member_id,
+            client,
+            line,
+            connector,
+            message,
+            item,
+        }))
+    }
+
+    /// One `imconnector.send.messages` (or `update.messages`) call for messages of one portal
+    /// and line; each message's own outcome.
+    async fn send_ready(&self, ready: &[&Ready]) -> Vec<Result<(), Attempt>> {
+        let Some(first) = ready.first() else {
+            return Vec::new();
+        };
+        let method = if first.message.edited {
             "imconnector.update.messages"
         } else {
             "imconnector.send.messages"
         };
-        let reply: Value = client
+        let items: Vec<&Value> = ready.iter().map(|r| &r.item).collect();
+        let reply: Result<Value, _> = first
+            .client
             .call_raw(
                 method,
-                json!({ "CONNECTOR": connector, "LINE": line, "MESSAGES": [item] }),
+                json!({ "CONNECTOR": first.connector, "LINE": first.line, "MESSAGES": items }),
             )
-            .await?;
-        let result = &reply["DATA"]["RESULT"][0];
+            .await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => {
+                // Each message keeps its attempt mark: the next try looks it up first.
+                let failure = Attempt::from(error);
+                return ready.iter().map(|_| Err(failure.clone())).collect();
+            }
+        };
+        let mut outcomes = Vec::with_capacity(ready.len());
+        for (index, one) in ready.iter().enumerate() {
+            let result = &reply["DATA"]["RESULT"][index];
+            outcomes.push(self.finish_ready(one, method, result).await);
+        }
+        outcomes
+    }
+
+    /// Records one message's outcome in the history and ties the chat to the open line.
+    async fn finish_ready(
+        &self,
+        ready: &Ready,
+        method: &str,
+        result: &Value,
+    ) -> Result<(), Attempt> {
+        let message = &ready.message;
         if result["SUCCESS"] != json!(true) {
             return Err(Attempt::Permanent(format!(
                 "{method} refused the message: {}",
                 result["ERRORS"]
             )));
         }
+        let history = &self.inner.history;
         history
             .record_in(
                 message.chat_id,
                 message.message_id,
                 &message.text,
-                &Value::from(files),
+                &file_names(message),
                 message.edited,
             )
             .await?;
@@ -280,7 +363,7 @@ impl Bridge {
             let customer = result["user"]
                 .as_str()
                 .and_then(|id| id.parse::<u64>().ok());
-            self.announce_deal(&client, message.chat_id, portal_chat, customer)
+            self.announce_deal(&ready.client, message.chat_id, portal_chat, customer)
                 .await?;
         }
         Ok(())
@@ -406,6 +489,27 @@ impl Bridge {
         history.set_deal_announced(telegram_chat).await?;
         Ok(())
     }
+}
+
+/// A customer message ready for the portal.
+struct Ready {
+    member_id: String,
+    client: Client,
+    line: u64,
+    connector: String,
+    message: CustomerMessage,
+    item: Value,
+}
+
+/// The history's record of a message's files.
+fn file_names(message: &CustomerMessage) -> Value {
+    Value::from(
+        message
+            .files
+            .iter()
+            .map(|f| json!({ "name": f.name }))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The deal a `/start` payload names: `deal_15`, `deal-15`, `d15` or `15`.
