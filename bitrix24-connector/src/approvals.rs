@@ -255,10 +255,24 @@ impl ApprovalFlow {
                 report.push(format!("{event} already bound"));
                 continue;
             }
-            let _: serde_json::Value = client
+            let bound: Result<serde_json::Value, _> = client
                 .call_raw("event.bind", json!({ "event": event, "handler": handler }))
-                .await?;
-            report.push(format!("bound {event} to {handler}"));
+                .await;
+            match bound {
+                Ok(_) => report.push(format!("bound {event} to {handler}")),
+                // Not every portal offers every event to apps (ONUSERUPDATE is not in the
+                // documented list): it can still come from an outgoing webhook.
+                Err(error)
+                    if error
+                        .api()
+                        .is_some_and(|api| api.description.contains("not found")) =>
+                {
+                    report.push(format!(
+                        "{event} is not offered to apps here: use an outgoing webhook"
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         Ok(report)
     }

@@ -327,7 +327,10 @@ impl ApprovalFlow {
     /// The user field's Telegram id, per `user.get`.
     async fn read_field(&self, client: &Client, user: u64) -> Result<Option<i64>, Attempt> {
         let found: Value = client
-            .call_raw("user.get", json!({ "ID": user }))
+            .call_raw(
+                "user.get",
+                json!({ "FILTER": { "ID": user }, "select": ["*", "UF_*"] }),
+            )
             .idempotent(true)
             .await?;
         let field = &found[0][self.inner.settings.telegram_field.as_str()];
