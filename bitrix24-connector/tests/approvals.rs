@@ -290,7 +290,12 @@ async fn reject_with_reason_and_sequential_approvers() {
     assert_eq!(task["responsibleId"], "3");
     let comments = h.comments(approval.task_id.unwrap()).await;
     assert_eq!(comments.len(), 2, "{comments:?}");
-    assert!(comments[1].contains("Too expensive"));
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.contains("rejected in Telegram") && c.contains("Too expensive")),
+        "{comments:?}"
+    );
     let edited = h.telegram.sent_message(7003, message.message_id).unwrap();
     assert!(edited.text.unwrap().contains("Too expensive"));
     assert!(
@@ -341,6 +346,7 @@ async fn a_button_from_someone_else_changes_nothing() {
 async fn a_decision_in_bitrix24_is_mirrored_to_telegram() {
     let h = start().await;
     h.set_telegram(2, 7002).await;
+    let _approver = h.telegram.customer(7002, "Boris");
     let id = h
         .create(json!({ "title": "Budget", "approvers": [2], "initiator": 1 }))
         .await;
@@ -408,7 +414,12 @@ async fn a_deal_entering_the_stage_starts_one_approval_and_the_decision_moves_it
     approver
         .press_button(message.message_id, &format!("ap:{}:0:approve", all[0].id))
         .unwrap();
-    h.settled(&all[0].id).await;
+    let approval = &all[0].id;
+    eventually("approved", async || {
+        (h.approval(approval).await.state == "approved").then_some(())
+    })
+    .await;
+    h.settled(approval).await;
     let item = h
         .call("crm.item.get", json!({ "entityTypeId": 2, "id": deal }))
         .await;
@@ -526,6 +537,7 @@ async fn self_service_linking_by_code_and_by_phone() {
 async fn reminders_the_page_and_an_approver_without_telegram() {
     let h = start_with(|s| s.remind_before = Duration::from_secs(3_600)).await;
     h.set_telegram(2, 7002).await;
+    let approver = h.telegram.customer(7002, "Boris");
     let soon = bitrix24_connector::store::now_ms() + 60_000;
     let id = h
         .create(json!({ "title": "Urgent <invoice>", "approvers": [2], "deadline_ms": soon }))
@@ -549,21 +561,24 @@ async fn reminders_the_page_and_an_approver_without_telegram() {
         1,
         "one reminder per step"
     );
-    // User 5 has no Telegram: a Bitrix24 notification instead.
+    // User 3 has no Telegram: a Bitrix24 notification instead.
     let other = h
-        .create(json!({ "title": "No telegram", "approvers": [5] }))
+        .create(json!({ "title": "No telegram", "approvers": [3] }))
         .await;
     h.settled(&other).await;
     assert!(
-        h.notifications(5)
+        h.notifications(3)
             .await
             .iter()
             .any(|n| n["message"].as_str().unwrap().contains("No telegram"))
     );
-    let approver = h.telegram.customer(7002, "Boris");
     approver
         .press_button(message.message_id, &format!("ap:{id}:0:approve"))
         .unwrap();
+    eventually("approved", async || {
+        (h.approval(&id).await.state == "approved").then_some(())
+    })
+    .await;
     h.settled(&id).await;
     let page = reqwest::get(format!("{}/approvals", h.base))
         .await
