@@ -11,7 +11,7 @@
 //!   ([`records`]), written with all its side effects in one transaction; the outbox then
 //!   comments the task, completes or defers it (or delegates it to the next approver), moves
 //!   the deal, notifies the initiator and edits the Telegram message, each exactly once.
-//!   Reject and Comment ask for the reason with a ForceReply prompt.
+//!   Reject and Comment ask for the reason with a `ForceReply` prompt.
 //! - **Decided in Bitrix24**: `ONTASKUPDATE` with the task completed or deferred decides the
 //!   approval (channel `bitrix24`); Telegram and the page follow.
 //! - **Users**: a user field (`UF_TELEGRAM_ID`) read with `user.get` and kept in sync by

@@ -197,7 +197,7 @@ impl Harness {
         .await;
     }
 
-    async fn notifications(&self, user: u64) -> Vec<Value> {
+    fn notifications(&self, user: u64) -> Vec<Value> {
         self.portal
             .notifications()
             .into_iter()
@@ -240,7 +240,7 @@ async fn approve_from_telegram_completes_the_task_comments_notifies_and_edits_on
     let answers = h.telegram.callback_answers();
     assert_eq!(answers[0].text.as_deref(), Some("Approved."));
     assert_eq!(answers[1].text.as_deref(), Some("Already decided."));
-    let notified = h.notifications(1).await;
+    let notified = h.notifications(1);
     assert_eq!(notified.len(), 1, "{notified:?}");
 }
 
@@ -300,7 +300,6 @@ async fn reject_with_reason_and_sequential_approvers() {
     assert!(edited.text.unwrap().contains("Too expensive"));
     assert!(
         h.notifications(1)
-            .await
             .iter()
             .any(|n| n["message"].as_str().unwrap().contains("rejected"))
     );
@@ -568,7 +567,6 @@ async fn reminders_the_page_and_an_approver_without_telegram() {
     h.settled(&other).await;
     assert!(
         h.notifications(3)
-            .await
             .iter()
             .any(|n| n["message"].as_str().unwrap().contains("No telegram"))
     );

@@ -49,7 +49,7 @@ pub(super) fn median_decision_ms(approvals: &[Approval]) -> Option<i64> {
     }
     times.sort_unstable();
     let mid = times.len() / 2;
-    Some(if times.len() % 2 == 0 {
+    Some(if times.len().is_multiple_of(2) {
         times[mid - 1].saturating_add(times[mid]) / 2
     } else {
         times[mid]
@@ -85,7 +85,7 @@ fn duration(ms: i64) -> String {
     } else if secs < 3600 {
         format!("{} min", secs / 60)
     } else {
-        format!("{:.1} h", secs as f64 / 3600.0)
+        format!("{}.{} h", secs / 3600, (secs % 3600) / 360)
     }
 }
 
@@ -237,6 +237,12 @@ pub(super) fn csv(approvals: &[Approval]) -> String {
     out
 }
 
+/// ISO 8601 in UTC (`2024-05-01T12:30:00+00:00`), as task `DEADLINE` takes it.
+pub(crate) fn iso_time(ms: i64) -> String {
+    let minutes = format_time(ms).replace(' ', "T");
+    format!("{minutes}:{:02}+00:00", ms.div_euclid(1000).rem_euclid(60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,10 +254,4 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("=1+1"), "'=1+1");
     }
-}
-
-/// ISO 8601 in UTC (`2024-05-01T12:30:00+00:00`), as task `DEADLINE` takes it.
-pub(crate) fn iso_time(ms: i64) -> String {
-    let minutes = format_time(ms).replace(' ', "T");
-    format!("{minutes}:{:02}+00:00", ms.div_euclid(1000).rem_euclid(60))
 }

@@ -1,6 +1,8 @@
 //! What approvers do in Telegram: press Approve / Reject / Comment, answer the reason prompt,
 //! link their account with `/start link_…` or a shared phone.
 
+use std::fmt::Write as _;
+
 use serde_json::{Value, json};
 use sqlx::Row;
 use teloxide_core::payloads::SendMessageSetters;
@@ -23,16 +25,17 @@ pub(super) fn ask_html(approval: &Approval, step: usize) -> String {
         html.push_str(&esc(&approval.description));
     }
     if let Some(deadline) = approval.deadline_ms {
-        html.push_str(&format!(
+        let _ = write!(
+            html,
             "\n\nDeadline: {} UTC",
             super::page::format_time(deadline)
-        ));
+        );
     }
     if let Some(binding) = &approval.crm_binding {
-        html.push_str(&format!("\nCRM: {}", esc(binding)));
+        let _ = write!(html, "\nCRM: {}", esc(binding));
     }
     if approval.steps.len() > 1 {
-        html.push_str(&format!("\nStep {} of {}", step + 1, approval.steps.len()));
+        let _ = write!(html, "\nStep {} of {}", step + 1, approval.steps.len());
     }
     html
 }
@@ -63,12 +66,12 @@ pub(super) fn outcome_html(approval: &Approval, step: usize) -> String {
         Some(Channel::Telegram) => " in Telegram",
         None => "",
     };
-    html.push_str(&format!("\n\n<b>{verdict}</b>{place}"));
+    let _ = write!(html, "\n\n<b>{verdict}</b>{place}");
     if let Some(at) = decided.decided_at {
-        html.push_str(&format!(" at {} UTC", super::page::format_time(at)));
+        let _ = write!(html, " at {} UTC", super::page::format_time(at));
     }
     if let Some(reason) = &decided.reason {
-        html.push_str(&format!("\nReason: {}", esc(reason)));
+        let _ = write!(html, "\nReason: {}", esc(reason));
     }
     html
 }
@@ -133,6 +136,7 @@ impl ApprovalFlow {
         }
     }
 
+    #[allow(clippy::too_many_lines)] // The checks come in the order a press must pass them.
     async fn handle_callback(&self, query: &Value) -> Result<(), Attempt> {
         let id = query["id"].as_str().unwrap_or_default();
         let from = query["from"]["id"].as_i64().unwrap_or_default();
@@ -431,6 +435,13 @@ fn digits(phone: &str) -> String {
     }
 }
 
+/// Escapes text for Telegram HTML.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,11 +456,4 @@ mod tests {
         assert_eq!(parse_callback("xx:a:1:approve"), None);
         assert_eq!(digits("8 (999) 000-00-01"), "79990000001");
     }
-}
-
-/// Escapes text for Telegram HTML.
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
