@@ -10,7 +10,9 @@
 //!   status and CRM binding. Its Telegram plumbing is shared: [`telegram::inbox`] keeps updates
 //!   received by [`telegram::polling`] or [`telegram::webhook`], [`telegram::send`] sends,
 //!   [`telegram::markup`] converts BB-code to Telegram HTML.
-//! - **Approval flow** (to come): approvals as Bitrix24 tasks, decided from Telegram.
+//! - **Approval flow** ([`approvals`], binary `approval-flow`): requests for approval as
+//!   Bitrix24 tasks, decided from Telegram with one tap, mirrored back to Bitrix24, with the
+//!   Telegram ↔ Bitrix24 user mapping kept in sync.
 //!
 //! [`portals`] makes the connector a multi-portal Bitrix24 OAuth application: the install
 //! handler, each portal's tokens (refreshed and saved in the store) and event verification.
@@ -21,6 +23,7 @@
 //! Telegram Bot API, so these flows are tested end to end with an unchanged
 //! `teloxide_core::Bot`, beside the SDK's sandbox Bitrix24 portal.
 
+pub mod approvals;
 pub mod bridge;
 pub mod leads;
 pub mod portals;

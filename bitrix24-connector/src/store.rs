@@ -139,6 +139,97 @@ const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     );
     ",
+    // 5: the approval flow. `approvers` is the JSON list of steps with their state; a
+    // decision is a compare-and-set on (state, current_step). Effects are the outbox: one row
+    // per side effect, unique by `idem_key`, run in order per approval.
+    "
+    CREATE TABLE approvals (
+        id               TEXT PRIMARY KEY,
+        member_id        TEXT NOT NULL,
+        source_key       TEXT UNIQUE,
+        title            TEXT NOT NULL,
+        description      TEXT NOT NULL DEFAULT '',
+        initiator_id     INTEGER,
+        approvers        TEXT NOT NULL,
+        current_step     INTEGER NOT NULL DEFAULT 0,
+        task_id          INTEGER,
+        crm_binding      TEXT,
+        deal_id          INTEGER,
+        stage_on_approve TEXT,
+        stage_on_reject  TEXT,
+        deadline_ms      INTEGER,
+        files            TEXT NOT NULL DEFAULT '[]',
+        state            TEXT NOT NULL,
+        created_at       INTEGER NOT NULL,
+        decided_at       INTEGER,
+        decided_by       INTEGER,
+        channel          TEXT,
+        reason           TEXT
+    );
+    CREATE INDEX approvals_state ON approvals (state, created_at);
+    CREATE INDEX approvals_task ON approvals (member_id, task_id);
+    CREATE TABLE approval_messages (
+        approval_id TEXT NOT NULL,
+        step        INTEGER NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER NOT NULL,
+        PRIMARY KEY (approval_id, step)
+    );
+    CREATE TABLE approval_users (
+        member_id   TEXT NOT NULL,
+        user_id     INTEGER NOT NULL,
+        telegram_id INTEGER,
+        source      TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (member_id, user_id)
+    );
+    CREATE INDEX approval_users_telegram ON approval_users (telegram_id);
+    CREATE TABLE approval_link_codes (
+        code_hash  TEXT PRIMARY KEY,
+        member_id  TEXT NOT NULL,
+        user_id    INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE TABLE approval_prompts (
+        telegram_id       INTEGER PRIMARY KEY,
+        approval_id       TEXT NOT NULL,
+        step              INTEGER NOT NULL,
+        action            TEXT NOT NULL,
+        prompt_message_id INTEGER,
+        created_at        INTEGER NOT NULL
+    );
+    CREATE TABLE approval_events (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedup_key       TEXT NOT NULL UNIQUE,
+        member_id       TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        data            TEXT NOT NULL,
+        order_key       TEXT,
+        received_at     INTEGER NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'new',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until     INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    );
+    CREATE INDEX approval_events_due ON approval_events (state, next_attempt_at);
+    CREATE TABLE approval_effects (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        approval_id     TEXT NOT NULL,
+        idem_key        TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'new',
+        attempted       INTEGER NOT NULL DEFAULT 0,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until     INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        done_at         INTEGER
+    );
+    CREATE INDEX approval_effects_due ON approval_effects (state, next_attempt_at);
+    ",
 ];
 
 /// An error of the connector's storage.
