@@ -77,12 +77,15 @@ fn millis(duration: Duration) -> i64 {
 
 pub(super) async fn run(flow: ApprovalFlow, shutdown: impl Future<Output = ()> + Send + 'static) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let telegram = tokio::spawn(telegram_side(flow.clone(), stopped.clone()));
-    let updates = tokio::spawn(updates_loop(flow.clone(), stopped.clone()));
-    let work = tokio::spawn(work_loop(flow, stopped));
+    // A JoinSet aborts its tasks when dropped: if this future is cancelled (the caller aborts
+    // it), no worker lives on beside a successor.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(telegram_side(flow.clone(), stopped.clone()));
+    tasks.spawn(updates_loop(flow.clone(), stopped.clone()));
+    tasks.spawn(work_loop(flow, stopped));
     shutdown.await;
     let _ = stop.send(true);
-    let _ = tokio::join!(telegram, updates, work);
+    while tasks.join_next().await.is_some() {}
 }
 
 async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
