@@ -24,7 +24,6 @@
 //! message that Telegram accepted just before a crash is sent again on restart.
 
 pub mod effects;
-pub mod events;
 mod page;
 pub mod records;
 mod routes;
@@ -41,11 +40,11 @@ use teloxide_core::Bot;
 use tokio::sync::Notify;
 
 use self::effects::Outbox;
-use self::events::ApprovalEvents;
 pub use self::records::{Approval, Approvals, Channel, NewApproval, Step};
 pub use self::settings::{ApprovalSettings, DealRule, LeadRule};
 use self::users::UserMap;
 use crate::portals::{PortalError, Portals};
+use crate::store::event_inbox::EventInbox;
 use crate::store::{Store, StoreError};
 use crate::telegram::inbox::TelegramInbox;
 use crate::telegram::send::TelegramSender;
@@ -139,7 +138,7 @@ struct Inner {
     access: PortalAccess,
     approvals: Approvals,
     users: UserMap,
-    events: ApprovalEvents,
+    events: EventInbox,
     outbox: Outbox,
     inbox: TelegramInbox,
     sender: TelegramSender,
@@ -155,7 +154,7 @@ impl ApprovalFlow {
             inner: Arc::new(Inner {
                 approvals: Approvals::new(store.clone()),
                 users: UserMap::new(store.clone()),
-                events: ApprovalEvents::new(store.clone()),
+                events: EventInbox::new(store.clone(), "approval_events"),
                 outbox: Outbox::new(store.clone()),
                 inbox: TelegramInbox::new(store.clone(), bot_id),
                 sender: TelegramSender::new(bot.clone()),

@@ -10,7 +10,7 @@
 //!   with `user.phone` so the open line's CRM tracker binds the chat; a `/start deal_N` payload
 //!   is announced in the chat with `imopenlines.crm.message.add`.
 //! - **Portal → Telegram**: `ONIMCONNECTORMESSAGEADD/UPDATE/DELETE` are verified by the app's
-//!   `application_token`, stored ([`portal_events`]) and answered at once; a worker converts
+//!   `application_token`, stored (an [`EventInbox`]) and answered at once; a worker converts
 //!   BB-code to Telegram HTML, sends text and files, records the Telegram message ids
 //!   ([`history`]) and confirms with `imconnector.send.status.delivery`. A customer who blocked
 //!   the bot, or a message that keeps failing, is reported in the open-line chat as a system
@@ -25,7 +25,6 @@
 
 pub mod history;
 pub mod links;
-pub mod portal_events;
 mod routes;
 pub mod settings;
 pub mod setup;
@@ -40,10 +39,10 @@ use tokio::sync::Notify;
 
 pub use self::history::{ChatRecord, Direction, History, HistoryMessage};
 use self::links::LinkSigner;
-use self::portal_events::PortalEvents;
 pub use self::settings::BridgeSettings;
 pub use self::setup::{SetupError, SetupReport};
 use crate::portals::{PortalError, Portals};
+use crate::store::event_inbox::EventInbox;
 use crate::store::{Store, StoreError};
 use crate::telegram::inbox::TelegramInbox;
 use crate::telegram::send::TelegramSender;
@@ -78,7 +77,7 @@ struct Inner {
     store: Store,
     portals: Portals,
     history: History,
-    portal_events: PortalEvents,
+    portal_events: EventInbox,
     inbox: TelegramInbox,
     sender: TelegramSender,
     bot: Bot,
@@ -102,7 +101,7 @@ impl Bridge {
         Ok(Self {
             inner: Arc::new(Inner {
                 history: History::new(store.clone()),
-                portal_events: PortalEvents::new(store.clone()),
+                portal_events: EventInbox::new(store.clone(), "bridge_events"),
                 inbox: TelegramInbox::new(store.clone(), bot_id),
                 sender: TelegramSender::new(bot.clone()),
                 signer: LinkSigner::new(key),

@@ -2,6 +2,8 @@
 //! flow's inbox, outbox and state, so a submission, update or event is on disk before anyone is
 //! told it was received.
 
+pub mod event_inbox;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -125,7 +127,7 @@ const MIGRATIONS: &[&str] = &[
         member_id       TEXT NOT NULL,
         event           TEXT NOT NULL,
         item            TEXT NOT NULL,
-        chat_key        TEXT,
+        order_key       TEXT,
         received_at     INTEGER NOT NULL,
         state           TEXT NOT NULL DEFAULT 'new',
         attempts        INTEGER NOT NULL DEFAULT 0,
@@ -204,7 +206,7 @@ const MIGRATIONS: &[&str] = &[
         dedup_key       TEXT NOT NULL UNIQUE,
         member_id       TEXT NOT NULL,
         event           TEXT NOT NULL,
-        data            TEXT NOT NULL,
+        item            TEXT NOT NULL,
         order_key       TEXT,
         received_at     INTEGER NOT NULL,
         state           TEXT NOT NULL DEFAULT 'new',

@@ -15,7 +15,7 @@ use bitrix24_connector::store::Store;
 use serde_json::{Value, json};
 use teloxide_core::Bot;
 
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(60);
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
 

@@ -45,7 +45,10 @@ async fn the_approval_flow_runs_on_the_sandboxes_with_no_configuration() {
     })
     .await
     .unwrap();
-    assert!(seen.contains("approval flow listening on http://127.0.0.1:"), "{seen}");
+    assert!(
+        seen.contains("approval flow listening on http://127.0.0.1:"),
+        "{seen}"
+    );
     assert!(seen.contains("bound ONTASKUPDATE"), "{seen}");
     assert!(seen.contains("bound ONCRMDEALUPDATE"), "{seen}");
     let page = seen

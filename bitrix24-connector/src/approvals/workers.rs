@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use teloxide_core::types::{ChatId, MessageId};
 
 use super::effects::{Effect, PendingEffect};
-use super::events::StoredEvent;
 use super::records::{Channel, Decision};
 use super::users::Source;
 use super::{Approval, ApprovalError, ApprovalFlow, NewApproval};
+use crate::store::event_inbox::InboxEvent as StoredEvent;
 use crate::store::{StoreError, now_ms};
 use crate::telegram::inbox::InboxUpdate;
 use crate::telegram::send::SendFailure;
@@ -250,7 +250,7 @@ impl ApprovalFlow {
     async fn settle_event(&self, event: &StoredEvent, result: Result<(), Attempt>) {
         let events = &self.inner.events;
         let stored = match result {
-            Ok(()) => events.finish(event.id, None).await,
+            Ok(()) => events.done(event.id).await,
             Err(error) => match self.delay(event.attempts, &error) {
                 Some(delay) => {
                     events
@@ -259,7 +259,7 @@ impl ApprovalFlow {
                 }
                 None => {
                     tracing::error!(event = event.id, %error, "a portal event was given up");
-                    events.finish(event.id, Some(&error.to_string())).await
+                    events.fail(event.id, &error.to_string()).await
                 }
             },
         };
@@ -350,7 +350,7 @@ impl ApprovalFlow {
 
     async fn handle_event(&self, event: &StoredEvent) -> Result<(), Attempt> {
         let client = self.inner.access.client(&event.member_id).await?;
-        let data = &event.data;
+        let data = &event.item;
         let member = event.member_id.as_str();
         match event.event.as_str() {
             "ONTASKUPDATE" => {

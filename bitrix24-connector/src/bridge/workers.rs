@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use teloxide_core::types::{ChatId, MessageId};
 
 use super::history::Attempt as Sent;
-use super::portal_events::PortalEvent;
 use super::to_portal::{CustomerMessage, customer_message};
 use super::{Bridge, BridgeError};
+use crate::store::event_inbox::InboxEvent as PortalEvent;
 use crate::store::{StoreError, now_ms};
 use crate::telegram::inbox::InboxUpdate;
 use crate::telegram::markup::{TELEGRAM_TEXT_LIMIT, bbcode_to_telegram_html, split_telegram_html};

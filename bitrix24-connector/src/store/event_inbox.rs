@@ -1,41 +1,44 @@
-//! The inbox of portal events: every verified connector event is split into its messages and
-//! stored before the portal gets its `200`, then delivered to Telegram in order, chat by chat.
+//! An inbox of portal events: every verified event (or each item of one, such as each message
+//! of a connector event) is stored before the portal gets its `200`, deduplicated by a key,
+//! then handled by a worker in order per object (a chat, a task, a deal).
+//!
+//! Each flow has its own table of the same shape (`bridge_events`, `approval_events`).
 
 use serde_json::Value;
 use sqlx::Row;
 
 use crate::store::{Store, StoreError, now_ms};
 
-/// One stored event item: a message of `ONIMCONNECTORMESSAGEADD/UPDATE/DELETE`, or a whole
-/// line or status event.
+/// One stored event item.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PortalEvent {
+pub struct InboxEvent {
     /// The row id.
     pub id: i64,
     /// The portal it came from.
     pub member_id: String,
     /// The event name, upper case.
     pub event: String,
-    /// The item (one `data[MESSAGES][n]`, or the event's `data`).
+    /// The item (the event's `data`, or one element of it).
     pub item: Value,
     /// Attempts before this one.
     pub attempts: u32,
 }
 
-/// The `bridge_events` table.
+/// One flow's event table.
 #[derive(Debug, Clone)]
-pub struct PortalEvents {
+pub struct EventInbox {
     store: Store,
+    table: &'static str,
 }
 
-impl PortalEvents {
-    /// The inbox in `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+impl EventInbox {
+    /// The inbox kept in `table` of `store` (one of the tables the migrations create).
+    pub fn new(store: Store, table: &'static str) -> Self {
+        Self { store, table }
     }
 
     /// Stores an item unless `dedup_key` was seen (the portal may send an event twice).
-    /// `chat_key` orders items of one chat. Returns whether it was new.
+    /// `order_key` orders items of one object (a chat, a task). Returns whether it was new.
     ///
     /// # Errors
     /// When the database fails.
@@ -45,22 +48,25 @@ impl PortalEvents {
         member_id: &str,
         event: &str,
         item: &Value,
-        chat_key: Option<&str>,
+        order_key: Option<&str>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let inserted = sqlx::query(
-            "INSERT INTO bridge_events (dedup_key, member_id, event, item, chat_key, received_at, next_attempt_at) \
+        // `table` is one of the flows' literals, never input.
+        let sql = format!(
+            "INSERT INTO {} (dedup_key, member_id, event, item, order_key, received_at, next_attempt_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(dedup_key)
-        .bind(member_id)
-        .bind(event)
-        .bind(item.to_string())
-        .bind(chat_key)
-        .bind(now)
-        .bind(now)
-        .execute(self.store.pool())
-        .await?;
+            self.table
+        );
+        let inserted = sqlx::query(&sql)
+            .bind(dedup_key)
+            .bind(member_id)
+            .bind(event)
+            .bind(item.to_string())
+            .bind(order_key)
+            .bind(now)
+            .bind(now)
+            .execute(self.store.pool())
+            .await?;
         Ok(inserted.rows_affected() == 1)
     }
 
@@ -69,17 +75,15 @@ impl PortalEvents {
     ///
     /// # Errors
     /// When the database fails or a row is corrupt.
-    pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<PortalEvent>, StoreError> {
+    pub async fn claim(&self, limit: u32, lease_ms: i64) -> Result<Vec<InboxEvent>, StoreError> {
         let now = now_ms();
-        let rows = sqlx::query(
-            "UPDATE bridge_events SET lease_until = ? WHERE id IN ( \
-                 SELECT e.id FROM bridge_events e \
+        let rows = sqlx::query(&format!("UPDATE {table} SET lease_until = ? WHERE id IN ( \
+                 SELECT e.id FROM {table} e \
                  WHERE e.state = 'new' AND e.next_attempt_at <= ? AND e.lease_until <= ? \
-                   AND NOT EXISTS (SELECT 1 FROM bridge_events p \
-                                   WHERE p.chat_key = e.chat_key AND p.id < e.id AND p.state = 'new') \
+                   AND NOT EXISTS (SELECT 1 FROM {table} p \
+                                   WHERE p.order_key = e.order_key AND p.id < e.id AND p.state = 'new') \
                  ORDER BY e.id LIMIT ?) \
-             RETURNING id, member_id, event, item, attempts",
-        )
+             RETURNING id, member_id, event, item, attempts", table = self.table))
         .bind(now.saturating_add(lease_ms))
         .bind(now)
         .bind(now)
@@ -90,7 +94,7 @@ impl PortalEvents {
             .iter()
             .map(|row| {
                 let item: String = row.try_get("item")?;
-                Ok(PortalEvent {
+                Ok(InboxEvent {
                     id: row.try_get("id")?,
                     member_id: row.try_get("member_id")?,
                     event: row.try_get("event")?,
@@ -109,9 +113,10 @@ impl PortalEvents {
     /// # Errors
     /// When the database fails.
     pub async fn release_claims(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE bridge_events SET lease_until = 0 WHERE state = 'new' AND lease_until > 0",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE {table} SET lease_until = 0 WHERE state = 'new' AND lease_until > 0",
+            table = self.table
+        ))
         .execute(self.store.pool())
         .await?;
         Ok(done.rows_affected())
@@ -134,10 +139,8 @@ impl PortalEvents {
     }
 
     async fn finish(&self, id: i64, state: &str, error: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE bridge_events SET state = ?, last_error = ?, attempts = attempts + 1, lease_until = 0 \
-             WHERE id = ?",
-        )
+        sqlx::query(&format!("UPDATE {table} SET state = ?, last_error = ?, attempts = attempts + 1, lease_until = 0 \
+             WHERE id = ?", table = self.table))
         .bind(state)
         .bind(error)
         .bind(id)
@@ -151,10 +154,11 @@ impl PortalEvents {
     /// # Errors
     /// When the database fails.
     pub async fn retry_later(&self, id: i64, error: &str, delay_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE bridge_events SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, \
+        sqlx::query(&format!(
+            "UPDATE {table} SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, \
              lease_until = 0 WHERE id = ?",
-        )
+            table = self.table
+        ))
         .bind(error)
         .bind(now_ms().saturating_add(delay_ms))
         .bind(id)
@@ -168,9 +172,10 @@ impl PortalEvents {
     /// # Errors
     /// When the database fails.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT min(max(next_attempt_at, lease_until)) FROM bridge_events WHERE state = 'new'",
-        )
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT min(max(next_attempt_at, lease_until)) FROM {table} WHERE state = 'new'",
+            table = self.table
+        ))
         .fetch_one(self.store.pool())
         .await?)
     }
@@ -182,10 +187,10 @@ mod tests {
 
     use super::*;
 
-    async fn inbox() -> (PortalEvents, tempfile::TempDir) {
+    async fn inbox() -> (EventInbox, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("c.db")).await.unwrap();
-        (PortalEvents::new(store), dir)
+        (EventInbox::new(store, "bridge_events"), dir)
     }
 
     #[tokio::test]
