@@ -565,3 +565,87 @@ async fn a_thousand_submissions_in_a_burst_arrive_once_without_a_503() {
     let requests = harness.portal.requests().len();
     assert!(requests < 200, "{requests} requests for 1000 leads");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_managers_chat_hears_about_each_delivered_lead() {
+    let telegram = bitrix24_connector::sandbox_telegram::SandboxTelegram::start()
+        .await
+        .unwrap();
+    let managers = telegram.customer(-1, "Managers").chat_id();
+    let token = telegram.token().to_owned();
+    let api = telegram.api_url();
+    let harness = start(Limits::unlimited(), move |s| {
+        s.notify =
+            Some(bitrix24_connector::leads::TelegramNotify::new(token, managers).api_url(api));
+    })
+    .await;
+    let (_, body) = harness.post_json(&form("Зоя", "+79996000001")).await;
+    let id = body["id"].as_str().unwrap().to_owned();
+    let status = &harness.settled(std::slice::from_ref(&id)).await[0];
+    let sent = telegram
+        .wait_for_messages(managers, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let text = sent[0].text.clone().unwrap();
+    let lead = status["lead_id"].as_u64().unwrap();
+    assert!(text.contains("Заявка с сайта - Зоя"), "{text}");
+    assert!(
+        text.contains(&format!("/crm/lead/details/{lead}/")),
+        "{text}"
+    );
+    assert!(text.contains("+79996000001"), "{text}");
+    // The customer's markup is shown, not interpreted.
+    assert!(text.contains("&lt;b&gt;завтра&lt;/b&gt;"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_names_each_problem_in_one_line() {
+    use bitrix24_connector::leads::doctor::{Finding, diagnose};
+    let portal = SandboxPortal::builder()
+        .limits(Limits::unlimited())
+        .start()
+        .await
+        .unwrap();
+    let client = portal.client().unwrap();
+    let mut settings = IntakeSettings::default();
+    settings.responsible_user_id = Some(1);
+    let findings = diagnose(&client, &settings).await;
+    assert!(findings.iter().all(Finding::passed), "{findings:?}");
+    let checks: Vec<&str> = findings.iter().map(|f| f.check.as_str()).collect();
+    assert_eq!(
+        checks,
+        [
+            "portal",
+            "scope crm",
+            "scope disk",
+            "responsible user",
+            "disk folder"
+        ]
+    );
+
+    settings.responsible_user_id = Some(999_999);
+    let findings = diagnose(&client, &settings).await;
+    let problem = findings
+        .iter()
+        .find(|f| f.check == "responsible user")
+        .unwrap();
+    assert_eq!(
+        problem.to_string(),
+        "FAIL  responsible user: user 999999 not found (BITRIX24_RESPONSIBLE_USER_ID)"
+    );
+
+    // A portal that does not answer stops the checks at the first line.
+    let gone = Client::builder()
+        .webhook("http://127.0.0.1:9/rest/1/secret/")
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let findings = diagnose(&gone, &settings).await;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let line = findings[0].to_string();
+    assert!(
+        line.starts_with("FAIL  portal: portal unreachable"),
+        "{line}"
+    );
+    assert!(!line.contains("secret"), "{line}");
+}
