@@ -237,16 +237,12 @@ async fn portal_event(State(flow): State<ApprovalFlow>, body: Bytes) -> Response
     let Ok(event) = Event::from_value(value.clone()) else {
         return (StatusCode::BAD_REQUEST, "not a Bitrix24 event").into_response();
     };
-    let outgoing_ok = flow
-        .inner
-        .settings
-        .outgoing_webhook_token
-        .as_ref()
-        .is_some_and(|token| {
-            event
-                .verify_outgoing(&ApplicationToken::new(token.clone()))
-                .is_ok()
-        });
+    // Each outgoing webhook has its own token: any of the configured ones will do.
+    let outgoing_ok = flow.inner.settings.outgoing_webhook_tokens().any(|token| {
+        event
+            .verify_outgoing(&ApplicationToken::new(token.to_owned()))
+            .is_ok()
+    });
     if !outgoing_ok {
         let verified = match &flow.inner.access {
             PortalAccess::App(portals) => portals.handle_lifecycle(&event).await.is_ok(),

@@ -62,7 +62,8 @@ pub struct ApprovalSettings {
     /// The user field holding a person's Telegram id.
     pub telegram_field: String,
     /// The token of the portal's outgoing webhook (`BITRIX24_OUTGOING_WEBHOOK_TOKEN`): events
-    /// carrying it are accepted besides the app's own.
+    /// carrying it are accepted besides the app's own. Every outgoing webhook has its own
+    /// token: with several (say one for tasks, one for users), separate them with commas.
     pub outgoing_webhook_token: Option<String>,
     /// Required as `Authorization: Bearer …` by `POST /approvals` and, as `?key=`, by the page
     /// opened outside the portal. `None` leaves both open (sandbox and local use only).
@@ -134,6 +135,16 @@ impl ApprovalSettings {
         self.backoff_base
             .saturating_mul(factor)
             .min(self.backoff_max)
+    }
+
+    /// The outgoing webhooks' tokens (`outgoing_webhook_token`, split at commas).
+    pub fn outgoing_webhook_tokens(&self) -> impl Iterator<Item = &str> {
+        self.outgoing_webhook_token
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
     }
 
     /// An absolute URL under `public_url`.

@@ -71,7 +71,8 @@ struct Cli {
     /// The portal's `member_id` in webhook mode (its outgoing webhook's events carry it).
     #[arg(long, env = "BITRIX24_MEMBER_ID")]
     member_id: Option<String>,
-    /// The outgoing webhook's token, for ONUSERADD/ONUSERUPDATE and CRM events.
+    /// The outgoing webhook's token, for ONUSERADD/ONUSERUPDATE and CRM events (several
+    /// outgoing webhooks: their tokens separated by commas).
     #[arg(long, env = "BITRIX24_OUTGOING_WEBHOOK_TOKEN", hide_env_values = true)]
     outgoing_webhook_token: Option<String>,
     /// Required as a bearer token by `POST /approvals` and as `?key=` by the page outside the portal.
