@@ -57,6 +57,10 @@ fn spawn_workers(
 }
 
 async fn start() -> Harness {
+    start_with(|_| {}).await
+}
+
+async fn start_with(tune: impl FnOnce(&mut BridgeSettings)) -> Harness {
     let portal = SandboxPortal::builder()
         .limits(Limits::unlimited())
         .start()
@@ -68,11 +72,13 @@ async fn start() -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let portals = Portals::new(store.clone(), portal.oauth_app());
+    let mut tuned_settings = settings(&base);
+    tune(&mut tuned_settings);
     let bridge = Bridge::new(
         store.clone(),
         portals.clone(),
         bot(&telegram),
-        settings(&base),
+        tuned_settings,
     )
     .await
     .unwrap();
@@ -530,4 +536,35 @@ async fn many_customers_at_once_keep_their_order_through_a_crash() {
     // Telegram has no idempotency key: an answer in flight at the crash may go twice, never
     // more than the workers had in flight.
     assert!(repeated <= 8, "{repeated} answers repeated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_webhook_mode_telegram_posts_updates_with_the_secret_header() {
+    let harness = start_with(|s| s.telegram_webhook = true).await;
+    let webhook = eventually("Telegram's webhook set", || harness.telegram.webhook_url()).await;
+    assert_eq!(
+        webhook.as_str(),
+        format!("{}/telegram/webhook", harness.base)
+    );
+    let eva = harness.telegram.customer(1007, "Ева");
+    eva.send_text("Через вебхук");
+    let messages = harness.line_messages(1007, 1).await;
+    assert_eq!(messages[0]["text"], "Через вебхук");
+    assert!(
+        harness
+            .telegram
+            .webhook_attempts()
+            .iter()
+            .any(|a| a.status == Some(200)),
+        "{:?}",
+        harness.telegram.webhook_attempts()
+    );
+    // Without the secret header Telegram's route refuses.
+    let forged = reqwest::Client::new()
+        .post(format!("{}/telegram/webhook", harness.base))
+        .json(&json!({ "update_id": 999, "message": { "message_id": 1, "date": 1, "chat": { "id": 1007 }, "from": { "id": 1007, "is_bot": false, "first_name": "X" }, "text": "forged" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
 }
