@@ -140,7 +140,7 @@ async fn throughput(rig: &Rig, customers: i64, each: usize) -> Result<(), Failur
     }
     let elapsed = started.elapsed();
     #[allow(clippy::cast_precision_loss)]
-    let total = (customers as usize * each) as f64;
+    let total = (people.len() * each) as f64;
     println!(
         "{:<28} {} messages from {customers} customers in {:.2} s: {:.0} messages/s, {} portal requests",
         "Telegram → open line burst",
