@@ -250,6 +250,10 @@ fn the_demo_runs_to_the_end() {
     let out = Command::new(binary("demo")).output().unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        !stdout.contains("to come"),
+        "the demo still announces flows to come:\n{stdout}"
+    );
     for expected in [
         "signed in as",
         "token refresh",
@@ -271,7 +275,24 @@ fn the_demo_runs_to_the_end() {
         "exactly once: 1 lead for 1 post and 2 delivery attempts",
         "Lead intake: a form with a PDF, posted twice",
         "Lead intake: a lost reply is looked up, not redone",
-        "still to come in this demo: the Telegram <-> Open Lines bridge and the approval flow",
+        // The Telegram bridge: the customer's message in the open line, the answer in Telegram.
+        "Анна writes to the bot in Telegram: \"Здравствуйте! Сколько стоит доставка в Казань?\"",
+        "from the customer, message",
+        ": \"Здравствуйте! Сколько стоит доставка в Казань?\"",
+        "+ file ",
+        "Анна receives in Telegram (parse_mode HTML):",
+        "| Добрый день, <b>Анна</b>! Доставка в Казань — <i>1 500 ₽</i>",
+        "the bridge confirms: imconnector.send.status.delivery",
+        "Bridge: a Telegram message reaches an open line",
+        // The approval flow: approved from Telegram, the task completed.
+        "buttons: ✅ Approve | ❌ Reject | 💬 Comment",
+        "she presses Approve; the bot answers the button: \"Approved.\"",
+        ": approved in telegram by user 4",
+        "(completed), comment:",
+        "buttons: removed",
+        "| <b>✅ Approved</b> in Telegram",
+        "is notified in Bitrix24: \"Approval «Оплата счёта поставщику: 48 000 ₽» was approved",
+        "Approvals: decided from Telegram, task updated",
     ] {
         assert!(
             stdout.contains(expected),
