@@ -10,5 +10,6 @@
 pub mod inbox;
 pub mod markup;
 pub mod polling;
+pub mod receive;
 pub mod send;
 pub mod webhook;

@@ -94,34 +94,25 @@ async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
 
 async fn telegram_side(flow: ApprovalFlow, stopped: tokio::sync::watch::Receiver<bool>) {
     let inner = &flow.inner;
-    if inner.settings.telegram_webhook {
+    let secret = if inner.settings.telegram_webhook {
         match super::routes::webhook_secret(&flow).await {
-            Ok(secret) => {
-                if let Err(error) = crate::telegram::webhook::set_webhook(
-                    &inner.bot,
-                    &inner.settings.public_url,
-                    &secret,
-                    Vec::new(),
-                )
-                .await
-                {
-                    tracing::error!(%error, "setting the Telegram webhook failed");
-                }
+            Ok(secret) => Some(secret),
+            Err(error) => {
+                tracing::error!(%error, "the Telegram webhook secret cannot be stored");
+                return;
             }
-            Err(error) => tracing::error!(%error, "the Telegram webhook secret cannot be stored"),
         }
-        return;
-    }
-    let polled = crate::telegram::polling::poll(
+    } else {
+        None
+    };
+    crate::telegram::receive::receive(
         inner.bot.clone(),
         inner.inbox.clone(),
-        Vec::new(),
+        &inner.settings.public_url,
+        secret,
         until_stopped(stopped),
     )
     .await;
-    if let Err(error) = polled {
-        tracing::error!(%error, "Telegram polling stopped");
-    }
 }
 
 async fn updates_loop(flow: ApprovalFlow, stopped: tokio::sync::watch::Receiver<bool>) {
