@@ -102,7 +102,10 @@ impl LeadIntake {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = tokio::spawn(self.worker().run(async {
+        // In a JoinSet the worker is aborted if this future is dropped, so it never outlives
+        // the server it belongs to.
+        let mut worker = tokio::task::JoinSet::new();
+        worker.spawn(self.worker().run(async {
             let _ = worker_stopped.await;
         }));
         let app = self
@@ -112,7 +115,7 @@ impl LeadIntake {
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_worker.send(());
-        let _ = worker.await;
+        while worker.join_next().await.is_some() {}
         served
     }
 }

@@ -6,6 +6,7 @@
 
 use bitrix24::sandbox::SandboxPortal;
 use bitrix24::{Client, Limits};
+use bitrix24_connector::sandbox_telegram::SandboxTelegram;
 
 /// The portal an example talks to.
 pub struct Portal {
@@ -45,5 +46,74 @@ impl std::fmt::Debug for Portal {
             .field("client", &self.client)
             .field("sandbox", &self.sandbox.is_some())
             .finish()
+    }
+}
+
+/// Logs to standard error: the connector at `info`, the SDK at `warn`, unless `RUST_LOG` says
+/// otherwise. For the ready binaries.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "bitrix24_connector=info,bitrix24=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// The bot for `token` (at `api_url` when given), or a sandbox Telegram and its bot when no
+/// token is configured; the sandbox stops when dropped.
+///
+/// # Errors
+/// When the sandbox Telegram cannot start.
+pub async fn telegram_or_sandbox(
+    token: Option<&str>,
+    api_url: Option<&url::Url>,
+) -> Result<(teloxide_core::Bot, Option<SandboxTelegram>), String> {
+    if let Some(token) = token {
+        let mut bot = teloxide_core::Bot::new(token);
+        if let Some(url) = api_url {
+            bot = bot.set_api_url(url.clone());
+        }
+        return Ok((bot, None));
+    }
+    let telegram = SandboxTelegram::start()
+        .await
+        .map_err(|e| format!("the sandbox Telegram cannot start: {e}"))?;
+    eprintln!(
+        "TELEGRAM_BOT_TOKEN is not set: using a sandbox Telegram at {}",
+        telegram.api_url()
+    );
+    let bot = teloxide_core::Bot::new(telegram.token()).set_api_url(telegram.api_url());
+    Ok((bot, Some(telegram)))
+}
+
+/// The registered Bitrix24 application (`client_id` and `client_secret`), or, with neither, a
+/// sandbox portal (standard plan) and its application; the sandbox stops when dropped.
+///
+/// # Errors
+/// When only one of the two is given, or the sandbox cannot start.
+pub async fn app_or_sandbox(
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+) -> Result<(bitrix24::OAuthApp, Option<SandboxPortal>), String> {
+    match (client_id, client_secret) {
+        (Some(id), Some(secret)) => Ok((bitrix24::OAuthApp::new(id, secret), None)),
+        (Some(_), None) | (None, Some(_)) => {
+            Err("set both BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET".into())
+        }
+        (None, None) => {
+            let portal = SandboxPortal::builder()
+                .limits(Limits::standard())
+                .start()
+                .await
+                .map_err(|e| format!("the sandbox portal cannot start: {e}"))?;
+            eprintln!(
+                "BITRIX24_CLIENT_ID is not set: using the embedded sandbox portal at {}",
+                portal.base_url()
+            );
+            Ok((portal.oauth_app(), Some(portal)))
+        }
     }
 }

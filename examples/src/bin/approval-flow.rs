@@ -16,16 +16,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bitrix24::Client;
 use bitrix24::sandbox::SandboxPortal;
-use bitrix24::{Client, Limits, OAuthApp};
 use bitrix24_connector::approvals::{
     ApprovalFlow, ApprovalSettings, DealRule, LeadRule, PortalAccess,
 };
 use bitrix24_connector::portals::Portals;
-use bitrix24_connector::sandbox_telegram::SandboxTelegram;
 use bitrix24_connector::store::Store;
 use clap::{Parser, Subcommand};
-use teloxide_core::Bot;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -112,14 +110,7 @@ enum Command {
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "bitrix24_connector=info,bitrix24=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    bitrix24_examples::init_logging();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -157,26 +148,6 @@ fn settings(cli: &Cli, public_url: Url) -> Result<ApprovalSettings, String> {
     Ok(settings)
 }
 
-/// Telegram: the bot, or the sandbox.
-async fn telegram_bot(cli: &Cli) -> Result<(Bot, Option<SandboxTelegram>), String> {
-    if let Some(token) = &cli.telegram_bot_token {
-        let mut bot = Bot::new(token.clone());
-        if let Some(url) = &cli.telegram_api_url {
-            bot = bot.set_api_url(url.clone());
-        }
-        return Ok((bot, None));
-    }
-    let telegram = SandboxTelegram::start()
-        .await
-        .map_err(|e| format!("the sandbox Telegram cannot start: {e}"))?;
-    eprintln!(
-        "TELEGRAM_BOT_TOKEN is not set: using a sandbox Telegram at {}",
-        telegram.api_url()
-    );
-    let bot = Bot::new(telegram.token()).set_api_url(telegram.api_url());
-    Ok((bot, Some(telegram)))
-}
-
 /// How the flow reaches Bitrix24: webhook, registered app, or the sandbox as an app.
 async fn portal_access(
     cli: &Cli,
@@ -192,24 +163,9 @@ async fn portal_access(
             Client::from_webhook(webhook).map_err(|e| format!("invalid webhook URL: {e}"))?;
         return Ok((PortalAccess::Webhook { member_id, client }, None, None));
     }
-    let (app, sandbox) = match (&cli.client_id, &cli.client_secret) {
-        (Some(id), Some(secret)) => (OAuthApp::new(id.clone(), secret.clone()), None),
-        (Some(_), None) | (None, Some(_)) => {
-            return Err("set both BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET".into());
-        }
-        (None, None) => {
-            let portal = SandboxPortal::builder()
-                .limits(Limits::standard())
-                .start()
-                .await
-                .map_err(|e| format!("the sandbox portal cannot start: {e}"))?;
-            eprintln!(
-                "no portal configured: using the embedded sandbox portal at {}",
-                portal.base_url()
-            );
-            (portal.oauth_app(), Some(portal))
-        }
-    };
+    let (app, sandbox) =
+        bitrix24_examples::app_or_sandbox(cli.client_id.as_deref(), cli.client_secret.as_deref())
+            .await?;
     // Every install and update (which drops event bindings) binds the events again.
     let hook_cell = flow_cell.clone();
     let portals = Portals::new(store.clone(), app).on_install(move |installation, _client| {
@@ -248,7 +204,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => Url::parse(&format!("http://{address}/")).map_err(|e| e.to_string())?,
     };
     let settings = settings(&cli, public_url.clone())?;
-    let (bot, sandbox_telegram) = telegram_bot(&cli).await?;
+    let (bot, sandbox_telegram) = bitrix24_examples::telegram_or_sandbox(
+        cli.telegram_bot_token.as_deref(),
+        cli.telegram_api_url.as_ref(),
+    )
+    .await?;
     let flow_cell: Arc<OnceCell<ApprovalFlow>> = Arc::new(OnceCell::new());
     let (access, portals, sandbox_portal) = portal_access(&cli, &store, &flow_cell).await?;
     let flow = ApprovalFlow::new(store, access, bot, settings);

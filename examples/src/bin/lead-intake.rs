@@ -149,14 +149,7 @@ impl Cli {
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "bitrix24_connector=info,bitrix24=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    bitrix24_examples::init_logging();
     match run(cli).await {
         Ok(code) => code,
         Err(message) => {

@@ -15,14 +15,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bitrix24::sandbox::SandboxPortal;
-use bitrix24::{Limits, OAuthApp};
 use bitrix24_connector::bridge::{Bridge, BridgeSettings};
 use bitrix24_connector::portals::Portals;
-use bitrix24_connector::sandbox_telegram::SandboxTelegram;
 use bitrix24_connector::store::Store;
 use clap::{Parser, Subcommand};
-use teloxide_core::Bot;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -82,14 +78,7 @@ enum Command {
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "bitrix24_connector=info,bitrix24=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    bitrix24_examples::init_logging();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -97,48 +86,6 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The portal: a registered application, or the sandbox.
-async fn portal_app(cli: &Cli) -> Result<(OAuthApp, Option<SandboxPortal>), String> {
-    match (&cli.client_id, &cli.client_secret) {
-        (Some(id), Some(secret)) => Ok((OAuthApp::new(id.clone(), secret.clone()), None)),
-        (Some(_), None) | (None, Some(_)) => {
-            Err("set both BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET".into())
-        }
-        (None, None) => {
-            let portal = SandboxPortal::builder()
-                .limits(Limits::standard())
-                .start()
-                .await
-                .map_err(|e| format!("the sandbox portal cannot start: {e}"))?;
-            eprintln!(
-                "BITRIX24_CLIENT_ID is not set: using the embedded sandbox portal at {}",
-                portal.base_url()
-            );
-            Ok((portal.oauth_app(), Some(portal)))
-        }
-    }
-}
-
-/// Telegram: the bot, or the sandbox.
-async fn telegram_bot(cli: &Cli) -> Result<(Bot, Option<SandboxTelegram>), String> {
-    if let Some(token) = &cli.telegram_bot_token {
-        let mut bot = Bot::new(token.clone());
-        if let Some(url) = &cli.telegram_api_url {
-            bot = bot.set_api_url(url.clone());
-        }
-        return Ok((bot, None));
-    }
-    let telegram = SandboxTelegram::start()
-        .await
-        .map_err(|e| format!("the sandbox Telegram cannot start: {e}"))?;
-    eprintln!(
-        "TELEGRAM_BOT_TOKEN is not set: using a sandbox Telegram at {}",
-        telegram.api_url()
-    );
-    let bot = Bot::new(telegram.token()).set_api_url(telegram.api_url());
-    Ok((bot, Some(telegram)))
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -157,8 +104,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => Url::parse(&format!("http://{address}/")).map_err(|e| e.to_string())?,
     };
 
-    let (app, sandbox_portal) = portal_app(&cli).await?;
-    let (bot, sandbox_telegram) = telegram_bot(&cli).await?;
+    let (app, sandbox_portal) =
+        bitrix24_examples::app_or_sandbox(cli.client_id.as_deref(), cli.client_secret.as_deref())
+            .await?;
+    let (bot, sandbox_telegram) = bitrix24_examples::telegram_or_sandbox(
+        cli.telegram_bot_token.as_deref(),
+        cli.telegram_api_url.as_ref(),
+    )
+    .await?;
 
     let mut settings = BridgeSettings::new(public_url.clone());
     settings.line = cli.line;
