@@ -117,3 +117,73 @@ pub async fn app_or_sandbox(
         }
     }
 }
+
+/// The Telegram options of the binaries that talk to a bot.
+#[derive(Clone, clap::Args)]
+pub struct TelegramArgs {
+    /// The bot's token; a sandbox Telegram when unset.
+    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    pub telegram_bot_token: Option<String>,
+    /// Another Bot API server.
+    #[arg(long, env = "TELEGRAM_API_URL")]
+    pub telegram_api_url: Option<url::Url>,
+}
+
+impl TelegramArgs {
+    /// The configured bot, or a sandbox Telegram (see [`telegram_or_sandbox`]).
+    ///
+    /// # Errors
+    /// When the sandbox Telegram cannot start.
+    pub async fn bot(&self) -> Result<(teloxide_core::Bot, Option<SandboxTelegram>), String> {
+        telegram_or_sandbox(
+            self.telegram_bot_token.as_deref(),
+            self.telegram_api_url.as_ref(),
+        )
+        .await
+    }
+}
+
+impl std::fmt::Debug for TelegramArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramArgs")
+            .field(
+                "telegram_bot_token",
+                &self.telegram_bot_token.as_ref().map(|_| "<set>"),
+            )
+            .field("telegram_api_url", &self.telegram_api_url)
+            .finish()
+    }
+}
+
+/// The Bitrix24 application options of the binaries that run as an OAuth app.
+#[derive(Clone, clap::Args)]
+pub struct AppArgs {
+    /// The Bitrix24 application's client id; the embedded sandbox portal when unset.
+    #[arg(long, env = "BITRIX24_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The Bitrix24 application's client secret.
+    #[arg(long, env = "BITRIX24_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+}
+
+impl AppArgs {
+    /// The registered application, or a sandbox portal and its app (see [`app_or_sandbox`]).
+    ///
+    /// # Errors
+    /// When only one of the two is given, or the sandbox cannot start.
+    pub async fn app(&self) -> Result<(bitrix24::OAuthApp, Option<SandboxPortal>), String> {
+        app_or_sandbox(self.client_id.as_deref(), self.client_secret.as_deref()).await
+    }
+}
+
+impl std::fmt::Debug for AppArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppArgs")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<set>"),
+            )
+            .finish()
+    }
+}

@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::OnceCell;
 use url::Url;
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "approval-flow",
     version,
@@ -51,18 +51,10 @@ struct Cli {
     /// Receive Telegram updates by webhook at the public URL instead of long polling.
     #[arg(long, env = "APPROVALS_TELEGRAM_WEBHOOK")]
     telegram_webhook: bool,
-    /// The bot's token; a sandbox Telegram when unset.
-    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
-    telegram_bot_token: Option<String>,
-    /// Another Bot API server.
-    #[arg(long, env = "TELEGRAM_API_URL")]
-    telegram_api_url: Option<Url>,
-    /// The Bitrix24 application's client id (OAuth mode).
-    #[arg(long, env = "BITRIX24_CLIENT_ID")]
-    client_id: Option<String>,
-    /// The Bitrix24 application's client secret.
-    #[arg(long, env = "BITRIX24_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
+    #[command(flatten)]
+    telegram: bitrix24_examples::TelegramArgs,
+    #[command(flatten)]
+    app: bitrix24_examples::AppArgs,
     /// An incoming webhook of one portal (webhook mode).
     #[arg(long, env = "BITRIX24_WEBHOOK_URL", hide_env_values = true)]
     webhook: Option<String>,
@@ -163,9 +155,7 @@ async fn portal_access(
             Client::from_webhook(webhook).map_err(|e| format!("invalid webhook URL: {e}"))?;
         return Ok((PortalAccess::Webhook { member_id, client }, None, None));
     }
-    let (app, sandbox) =
-        bitrix24_examples::app_or_sandbox(cli.client_id.as_deref(), cli.client_secret.as_deref())
-            .await?;
+    let (app, sandbox) = cli.app.app().await?;
     // Every install and update (which drops event bindings) binds the events again.
     let hook_cell = flow_cell.clone();
     let portals = Portals::new(store.clone(), app).on_install(move |installation, _client| {
@@ -204,11 +194,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => Url::parse(&format!("http://{address}/")).map_err(|e| e.to_string())?,
     };
     let settings = settings(&cli, public_url.clone())?;
-    let (bot, sandbox_telegram) = bitrix24_examples::telegram_or_sandbox(
-        cli.telegram_bot_token.as_deref(),
-        cli.telegram_api_url.as_ref(),
-    )
-    .await?;
+    let (bot, sandbox_telegram) = cli.telegram.bot().await?;
     let flow_cell: Arc<OnceCell<ApprovalFlow>> = Arc::new(OnceCell::new());
     let (access, portals, sandbox_portal) = portal_access(&cli, &store, &flow_cell).await?;
     let flow = ApprovalFlow::new(store, access, bot, settings);

@@ -21,7 +21,8 @@ use bitrix24_connector::leads::{IntakeSettings, LeadIntake, TelegramNotify};
 use bitrix24_connector::store::Store;
 use clap::{Parser, Subcommand};
 
-#[derive(Debug, Parser)]
+// No Debug: the options hold the webhook URL and tokens.
+#[derive(Parser)]
 #[command(
     name = "lead-intake",
     version,

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::OnceCell;
 use url::Url;
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "telegram-bridge",
     version,
@@ -46,18 +46,10 @@ struct Cli {
     /// Receive Telegram updates by webhook at the public URL instead of long polling.
     #[arg(long, env = "BRIDGE_TELEGRAM_WEBHOOK")]
     telegram_webhook: bool,
-    /// The bot's token; a sandbox Telegram when unset.
-    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
-    telegram_bot_token: Option<String>,
-    /// Another Bot API server.
-    #[arg(long, env = "TELEGRAM_API_URL")]
-    telegram_api_url: Option<Url>,
-    /// The Bitrix24 application's client id; the embedded sandbox portal when unset.
-    #[arg(long, env = "BITRIX24_CLIENT_ID")]
-    client_id: Option<String>,
-    /// The Bitrix24 application's client secret.
-    #[arg(long, env = "BITRIX24_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
+    #[command(flatten)]
+    telegram: bitrix24_examples::TelegramArgs,
+    #[command(flatten)]
+    app: bitrix24_examples::AppArgs,
     /// The open line to connect (the portal's first line when unset).
     #[arg(long, global = true, env = "BRIDGE_LINE")]
     line: Option<u64>,
@@ -104,14 +96,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => Url::parse(&format!("http://{address}/")).map_err(|e| e.to_string())?,
     };
 
-    let (app, sandbox_portal) =
-        bitrix24_examples::app_or_sandbox(cli.client_id.as_deref(), cli.client_secret.as_deref())
-            .await?;
-    let (bot, sandbox_telegram) = bitrix24_examples::telegram_or_sandbox(
-        cli.telegram_bot_token.as_deref(),
-        cli.telegram_api_url.as_ref(),
-    )
-    .await?;
+    let (app, sandbox_portal) = cli.app.app().await?;
+    let (bot, sandbox_telegram) = cli.telegram.bot().await?;
 
     let mut settings = BridgeSettings::new(public_url.clone());
     settings.line = cli.line;

@@ -8,7 +8,7 @@ use bitrix24::auth::{JsonFileTokenStore, TokenStore, WebhookUrl};
 use bitrix24::{Client, ClientBuilder, OAuthApp};
 
 /// Connection options shared by every command that talks to a portal.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub(crate) struct Connection {
     /// Incoming webhook URL, `https://<portal>/rest/<user>/<secret>/`; else `BITRIX24_WEBHOOK_URL`.
     #[arg(
@@ -22,6 +22,16 @@ pub(crate) struct Connection {
     /// webhook is given, with `BITRIX24_CLIENT_ID` and `BITRIX24_CLIENT_SECRET`.
     #[arg(long, global = true, env = "BITRIX24_TOKENS_FILE")]
     pub(crate) tokens_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Connection {
+    // The webhook URL carries its secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("webhook", &self.webhook.as_ref().map(|_| "<set>"))
+            .field("tokens_file", &self.tokens_file)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connection {
