@@ -118,6 +118,15 @@ fn settings(cli: &Cli, public_url: Url) -> Result<ApprovalSettings, String> {
     settings
         .outgoing_webhook_token
         .clone_from(&cli.outgoing_webhook_token);
+    let real_portal = cli.app.client_id.is_some() || cli.webhook.is_some();
+    if real_portal && cli.api_token.is_none() {
+        // Without a token anyone who can reach the flow could create approvals and read the
+        // page; only the embedded sandbox runs open.
+        return Err(
+            "set APPROVALS_API_TOKEN: POST /approvals and the page need it outside the sandbox"
+                .into(),
+        );
+    }
     settings.api_token.clone_from(&cli.api_token);
     settings.telegram_webhook = cli.telegram_webhook;
     settings.remind_before = Duration::from_secs(cli.remind_before_minutes.saturating_mul(60));
