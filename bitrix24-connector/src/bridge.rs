@@ -42,6 +42,7 @@ use self::links::LinkSigner;
 pub use self::settings::BridgeSettings;
 pub use self::setup::{SetupError, SetupReport};
 use crate::portals::{PortalError, Portals};
+use crate::secrets::{get_value, secret, set_value};
 use crate::store::event_inbox::EventInbox;
 use crate::store::{Store, StoreError};
 use crate::telegram::inbox::TelegramInbox;
@@ -207,45 +208,4 @@ fn bot_id(bot: &Bot) -> i64 {
         .next()
         .and_then(|id| id.parse().ok())
         .unwrap_or_default()
-}
-
-/// A random secret kept in the store under `name`, made on first use.
-pub(crate) async fn secret(store: &Store, name: &str, len: usize) -> Result<Vec<u8>, StoreError> {
-    if let Some(value) = get_value(store, name).await? {
-        return Ok(value);
-    }
-    let mut key = vec![0_u8; len];
-    getrandom::getrandom(&mut key).map_err(|error| StoreError::File {
-        context: "reading random bytes for a key".into(),
-        source: std::io::Error::other(error.to_string()),
-    })?;
-    // Another process may have won the race: whatever is stored is the key.
-    sqlx::query(
-        "INSERT INTO bridge_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(name)
-    .bind(&key)
-    .execute(store.pool())
-    .await?;
-    get_value(store, name)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("the key {name} vanished")))
-}
-
-async fn get_value(store: &Store, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT value FROM bridge_keys WHERE name = ?")
-            .bind(name)
-            .fetch_optional(store.pool())
-            .await?,
-    )
-}
-
-async fn set_value(store: &Store, name: &str, value: &[u8]) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO bridge_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-        .bind(name)
-        .bind(value)
-        .execute(store.pool())
-        .await?;
-    Ok(())
 }

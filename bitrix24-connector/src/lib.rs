@@ -29,6 +29,7 @@ pub mod leads;
 pub mod portals;
 #[cfg(feature = "sandbox")]
 pub mod sandbox_telegram;
+mod secrets;
 pub mod store;
 pub mod telegram;
 

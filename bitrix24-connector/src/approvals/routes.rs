@@ -13,6 +13,7 @@ use bitrix24::events::{Event, parse_form};
 use serde_json::{Value, json};
 
 use super::{ApprovalError, ApprovalFlow, NewApproval, PortalAccess, page};
+use crate::secrets::digest;
 use crate::store::{StoreError, now_ms};
 
 /// The largest body read.
@@ -35,17 +36,13 @@ pub(super) async fn router(flow: ApprovalFlow) -> Result<Router, ApprovalError> 
 }
 
 pub(super) async fn webhook_secret(flow: &ApprovalFlow) -> Result<String, StoreError> {
-    let key = crate::bridge::secret(&flow.inner.store, "approvals_webhook_secret", 24).await?;
-    Ok(super::users::hex(&key))
+    let key = crate::secrets::secret(&flow.inner.store, "approvals_webhook_secret", 24).await?;
+    Ok(crate::secrets::hex(&key))
 }
 
 /// Compares secrets without revealing where they differ.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0_u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    crate::secrets::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 fn bearer_ok(flow: &ApprovalFlow, headers: &HeaderMap) -> bool {
@@ -344,9 +341,4 @@ pub(super) fn id_of(value: &Value) -> Option<u64> {
         .as_u64()
         .or_else(|| value.as_str()?.trim().parse().ok())
         .filter(|id| *id > 0)
-}
-
-fn digest(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    super::users::hex(&Sha256::digest(text.as_bytes())[..12])
 }

@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::secrets::hex;
 use crate::store::{Store, StoreError, now_ms};
 
 /// Where a mapping came from.
@@ -188,16 +189,6 @@ impl UserMap {
 
 fn hash(code: &str) -> String {
     hex(&Sha256::digest(code.as_bytes()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use teloxide_core::net::Download;
 use teloxide_core::requests::Requester;
 
-use super::{Bridge, BridgeError, secret};
+use super::{Bridge, BridgeError};
+use crate::secrets::{digest, hex, secret};
 use crate::store::{Store, StoreError, now_ms};
 
 /// The largest event body read (the SDK's extractor uses the same bound).
@@ -127,22 +128,6 @@ async fn store_event(
         }
         _ => Ok(()),
     }
-}
-
-fn digest(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(text.as_bytes());
-    hex(&hash[..12])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }
 
 /// `GET /files/{token}`: a customer's file, streamed from Telegram.

@@ -19,6 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use super::form::{FieldError, FormErrors, LeadForm, codes};
 use super::settings::IntakeSettings;
 use super::submissions::Submissions;
+use crate::secrets::constant_time_eq;
 
 /// The header that makes a submission idempotent.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -307,10 +308,6 @@ fn is_admin(request: &Request, token: Option<&str>) -> bool {
             .get::<ConnectInfo<SocketAddr>>()
             .is_some_and(|info| info.0.ip().is_loopback()),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn health(State(state): State<IntakeState>) -> Response {
